@@ -1,0 +1,587 @@
+//! `TrackerConfig`: every setting, its default, and how it is loaded and checked.
+//!
+//! The Django seed's keys work unchanged (`url`, `site_id`, `ignore_paths`, `token_auth`,
+//! `ignore_html`, `timeout`), so its settings port one to one. A config comes from code
+//! ([`TrackerConfig::new`]), from TOML or JSON, from `MATOMO_*` environment variables, or from any
+//! [`figment::Figment`] (the Rocket fairing reads Rocket's own). Every way ends in
+//! [`TrackerConfig::validate`], whose [`ConfigError`] names the key and the fix.
+
+use crate::secret::{Salt, TokenAuth};
+use figment::providers::{Env, Format, Json, Toml};
+use figment::Figment;
+use globset::{Glob, GlobMatcher};
+use ipnet::IpNet;
+use regex::Regex;
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The settings of a tracker. Build one with [`TrackerConfig::new`] or load one; then
+/// [`TrackerConfig::validate`] it.
+///
+/// ```
+/// use matomo_core::TrackerConfig;
+/// let config = TrackerConfig::from_toml_str(r#"
+///     url = "https://matomo.example.org/matomo.php"
+///     site_id = 3
+///     ignore_paths = ["/health", "/static/*"]
+/// "#).unwrap();
+/// assert_eq!(config.site_id, 3);
+/// assert_eq!(config.anonymize_ip_bytes, 2); // the default
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct TrackerConfig {
+    /// Track at all. Default `true`; `false` keeps the integration in place but sends nothing.
+    pub enabled: bool,
+    /// The tracker endpoint, e.g. `https://matomo.example.org/matomo.php`. Required (seed: `url`).
+    pub url: String,
+    /// The Matomo site id (Administration > Websites > Manage). Required, 1 or more (seed: `site_id`).
+    pub site_id: u32,
+    /// A token with write access to the site. Default none. With it the visitor's IP goes out as
+    /// `cip`, and hits older than 24 hours are accepted (seed: `token_auth`).
+    pub token_auth: Option<TokenAuth>,
+    /// Paths never tracked. A plain entry is a prefix, as in the seed (`/health` skips
+    /// `/health/live`); an entry with `*`, `?`, `[` or `{` is a glob over the whole path
+    /// (`/static/**/*.css`). Default none (seed: `ignore_paths`).
+    pub ignore_paths: Vec<PathPattern>,
+    /// Skip HTML responses: `text/html` content, or a body starting with `<html` or `<!doctype html`
+    /// (case-insensitive), where a JavaScript tag probably tracks already. Default `false`
+    /// (seed: `ignore_html`).
+    pub ignore_html: bool,
+    /// Response status codes never tracked, e.g. `[404, 500]`. Default none.
+    pub ignore_status_codes: Vec<u16>,
+    /// Only these request methods are tracked (case-insensitive). Default empty: all methods.
+    pub methods: Vec<String>,
+    /// Regex rewrites of the path before it is sent, in order, e.g.
+    /// `{ pattern = "^/users/\\d+", replacement = "/users/:id" }`. Default none.
+    pub url_masks: Vec<UrlMask>,
+    /// Query parameters whose values are replaced by `REDACTED` (case-insensitive names). Default:
+    /// [`DEFAULT_REDACTED_PARAMS`]. The query string itself is kept (the seed dropped it).
+    pub redact_query_params: Vec<String>,
+    /// The public base URL of the site, e.g. `https://example.org`, used to build each hit's `url`.
+    /// Default none: scheme and `Host` header of the request.
+    pub site_base_url: Option<String>,
+    /// How long one delivery to Matomo may take, in seconds. Default 10 (seed: `timeout`).
+    #[serde(deserialize_with = "seconds")]
+    pub timeout: Duration,
+    /// How long connecting to Matomo may take, in seconds. Default 5.
+    #[serde(deserialize_with = "seconds")]
+    pub connect_timeout: Duration,
+    /// Skip requests that carry `DNT: 1`. Default `true`.
+    pub honor_dnt: bool,
+    /// Skip requests that carry `Sec-GPC: 1`. Default `true`.
+    pub honor_gpc: bool,
+    /// What to do with requests from bots (by user agent). Default `skip`.
+    pub bots: BotPolicy,
+    /// How many trailing bytes of an IPv4 address are zeroed before it is used or sent (0-3; IPv6 is
+    /// masked to /64, /48, /32 alike). Default 2.
+    pub anonymize_ip_bytes: u8,
+    /// Proxies whose forwarding headers (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`) are believed,
+    /// as addresses or CIDR ranges. Default none: the peer address is the client.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// The secret salt for visitor ids derived from IP and user agent. Default: random at start-up
+    /// (ids then change at restart); set it for ids that last.
+    pub visitor_id_salt: Option<Salt>,
+    /// Set a first-party cookie holding the visitor id. Default `false` (it needs consent).
+    pub visitor_cookie: bool,
+    /// A PEM file of extra root certificates (an internal CA). Default none: the public web roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// An HTTP proxy for reaching Matomo, e.g. `http://proxy.internal:3128`. Default none: the
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables decide.
+    pub proxy: Option<String>,
+}
+
+/// Query parameters redacted by default.
+pub const DEFAULT_REDACTED_PARAMS: &[&str] = &[
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "auth",
+    "password",
+    "passwd",
+    "pwd",
+    "key",
+    "api_key",
+    "apikey",
+    "secret",
+    "client_secret",
+    "code",
+    "session",
+    "sessionid",
+    "signature",
+    "sig",
+    "token_auth",
+];
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            url: String::new(),
+            site_id: 0,
+            token_auth: None,
+            ignore_paths: Vec::new(),
+            ignore_html: false,
+            ignore_status_codes: Vec::new(),
+            methods: Vec::new(),
+            url_masks: Vec::new(),
+            redact_query_params: DEFAULT_REDACTED_PARAMS
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
+            site_base_url: None,
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            honor_dnt: true,
+            honor_gpc: true,
+            bots: BotPolicy::Skip,
+            anonymize_ip_bytes: 2,
+            trusted_proxies: Vec::new(),
+            visitor_id_salt: None,
+            visitor_cookie: false,
+            tls_ca_file: None,
+            proxy: None,
+        }
+    }
+}
+
+/// What happens to a request whose user agent is a known bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum BotPolicy {
+    /// Not tracked (counted as skipped).
+    #[default]
+    Skip,
+    /// Tracked with `bots=1`, so Matomo records it.
+    Track,
+}
+
+/// An `ignore_paths` entry: a prefix, or a glob over the whole path.
+#[derive(Clone)]
+pub enum PathPattern {
+    /// The path starts with this.
+    Prefix(String),
+    /// The whole path matches this glob.
+    Glob(GlobMatcher),
+}
+
+impl PathPattern {
+    /// A prefix, or a glob when `pattern` holds `*`, `?`, `[` or `{`.
+    pub fn new(pattern: &str) -> Result<Self, ConfigError> {
+        if pattern.contains(['*', '?', '[', '{']) {
+            let glob = Glob::new(pattern).map_err(|e| ConfigError::Invalid {
+                key: "ignore_paths".into(),
+                message: format!("`{pattern}` is not a valid glob ({})", e.kind()),
+            })?;
+            Ok(Self::Glob(glob.compile_matcher()))
+        } else {
+            Ok(Self::Prefix(pattern.to_owned()))
+        }
+    }
+
+    /// Whether `path` matches.
+    pub fn matches(&self, path: &str) -> bool {
+        match self {
+            PathPattern::Prefix(prefix) => path.starts_with(prefix.as_str()),
+            PathPattern::Glob(glob) => glob.is_match(path),
+        }
+    }
+}
+
+impl fmt::Debug for PathPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathPattern::Prefix(p) => write!(f, "Prefix({p:?})"),
+            PathPattern::Glob(g) => write!(f, "Glob({:?})", g.glob().glob()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PathPattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        PathPattern::new(&raw).map_err(|e| serde::de::Error::custom(e.message()))
+    }
+}
+
+/// A regex rewrite of the path: every match of `pattern` is replaced by `replacement`
+/// (`$1` refers to groups).
+///
+/// ```
+/// use matomo_core::UrlMask;
+/// let mask = UrlMask::new(r"^/users/\d+", "/users/:id").unwrap();
+/// assert_eq!(mask.apply("/users/123/"), "/users/:id/");
+/// assert_eq!(mask.apply("/users/123"), "/users/:id");
+/// ```
+#[derive(Debug, Clone)]
+pub struct UrlMask {
+    pattern: Regex,
+    replacement: String,
+}
+
+impl UrlMask {
+    /// A mask; the pattern must compile.
+    pub fn new(pattern: &str, replacement: &str) -> Result<Self, ConfigError> {
+        let pattern = Regex::new(pattern).map_err(|e| ConfigError::Invalid {
+            key: "url_masks".into(),
+            message: format!("`{pattern}` is not a valid regex: {e}"),
+        })?;
+        Ok(Self {
+            pattern,
+            replacement: replacement.to_owned(),
+        })
+    }
+
+    /// The path with every match replaced.
+    pub fn apply<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
+        self.pattern.replace_all(path, self.replacement.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for UrlMask {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Table {
+                pattern: String,
+                replacement: String,
+            },
+            Pair(String, String),
+        }
+        let (pattern, replacement) = match Raw::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom(
+                "expected { pattern = \"regex\", replacement = \"text\" } or [\"regex\", \"text\"]",
+            )
+        })? {
+            Raw::Table {
+                pattern,
+                replacement,
+            }
+            | Raw::Pair(pattern, replacement) => (pattern, replacement),
+        };
+        UrlMask::new(&pattern, &replacement).map_err(|e| serde::de::Error::custom(e.message()))
+    }
+}
+
+/// A setting that is missing, malformed or unknown; its text names the key and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required key is absent.
+    #[error("matomo config: `{key}` is missing: {fix}")]
+    Missing {
+        /// The key.
+        key: &'static str,
+        /// What to do.
+        fix: &'static str,
+    },
+    /// A key's value is wrong.
+    #[error("matomo config: `{key}`: {message}")]
+    Invalid {
+        /// The key (with its path inside lists, e.g. `url_masks[1]`).
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A key this crate does not know (a typo, or a setting of another tracker).
+    #[error("matomo config: unknown key `{key}`{}", suggestion.map(|s| format!(": did you mean `{s}`?")).unwrap_or_default())]
+    UnknownKey {
+        /// The key as written.
+        key: String,
+        /// The nearest known key.
+        suggestion: Option<&'static str>,
+    },
+    /// The source could not be read (a TOML or JSON syntax error).
+    #[error("matomo config: {0}")]
+    Source(String),
+}
+
+impl ConfigError {
+    fn message(&self) -> String {
+        match self {
+            ConfigError::Invalid { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The key the error is about, if it is about one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Missing { key, .. } => Some(key),
+            ConfigError::Invalid { key, .. } | ConfigError::UnknownKey { key, .. } => Some(key),
+            ConfigError::Source(_) => None,
+        }
+    }
+}
+
+/// Every key a config may hold, for unknown-key suggestions.
+pub const KNOWN_KEYS: &[&str] = &[
+    "enabled",
+    "url",
+    "site_id",
+    "token_auth",
+    "ignore_paths",
+    "ignore_html",
+    "ignore_status_codes",
+    "methods",
+    "url_masks",
+    "redact_query_params",
+    "site_base_url",
+    "timeout",
+    "connect_timeout",
+    "honor_dnt",
+    "honor_gpc",
+    "bots",
+    "anonymize_ip_bytes",
+    "trusted_proxies",
+    "visitor_id_salt",
+    "visitor_cookie",
+    "tls_ca_file",
+    "proxy",
+];
+
+const SECRET_KEYS: &[&str] = &["token_auth", "visitor_id_salt"];
+
+impl TrackerConfig {
+    /// A config with every default, sending to `url` for site `site_id`.
+    ///
+    /// ```
+    /// use matomo_core::TrackerConfig;
+    /// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1);
+    /// assert!(config.validate().is_ok());
+    /// assert!(TrackerConfig::new("https://matomo.example.org/matomo.php", 0).validate().is_err());
+    /// ```
+    pub fn new(url: impl Into<String>, site_id: u32) -> Self {
+        Self {
+            url: url.into(),
+            site_id,
+            ..Self::default()
+        }
+    }
+
+    /// Loads and validates a config from TOML text.
+    pub fn from_toml_str(toml: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(&Figment::from(Toml::string(toml)))
+    }
+
+    /// Loads and validates a config from JSON text.
+    pub fn from_json_str(json: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(&Figment::from(Json::string(json)))
+    }
+
+    /// Loads and validates a config from `MATOMO_*` environment variables (`MATOMO_URL`,
+    /// `MATOMO_SITE_ID`, `MATOMO_TOKEN_AUTH`, `MATOMO_IGNORE_PATHS='["/health"]'`, ...).
+    /// Other `MATOMO_*` variables (Matomo's own Docker image sets some) are ignored.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_figment(&Figment::new().merge(Self::env_provider()))
+    }
+
+    /// The `MATOMO_*` environment provider, to merge into a figment of your own.
+    pub fn env_provider() -> Env {
+        Env::prefixed("MATOMO_").filter(|key| KNOWN_KEYS.contains(&key.as_str()))
+    }
+
+    /// Loads and validates a config from a figment (its root is the config table).
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let value: serde_json::Value = figment
+            .extract()
+            .map_err(|e| ConfigError::Source(scrub(e.to_string())))?;
+        Self::from_value(value)
+    }
+
+    /// Loads and validates a config from a JSON value.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
+        let mut unknown: Vec<String> = Vec::new();
+        let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+        let deserializer = serde_ignored::Deserializer::new(&value, &mut record);
+        let config: TrackerConfig =
+            serde_path_to_error::deserialize(deserializer).map_err(|e| {
+                let key = e.path().to_string();
+                let key = if key == "." { "matomo".to_owned() } else { key };
+                let message = if SECRET_KEYS.iter().any(|s| key.starts_with(s)) {
+                    // serde's own messages may quote the value: never for a secret.
+                    "must be a string of letters, digits, '-' and '_'".to_owned()
+                } else {
+                    e.into_inner().to_string()
+                };
+                ConfigError::Invalid { key, message }
+            })?;
+        if let Some(key) = unknown.into_iter().next() {
+            let suggestion = nearest_key(&key);
+            return Err(ConfigError::UnknownKey { key, suggestion });
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the whole config; the error names the key and the fix.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.url.trim().is_empty() {
+            return Err(ConfigError::Missing {
+                key: "url",
+                fix: "set url to your Matomo tracker endpoint, e.g. https://matomo.example.org/matomo.php",
+            });
+        }
+        check_http_url("url", &self.url)?;
+        if self.site_id == 0 {
+            return Err(ConfigError::Missing {
+                key: "site_id",
+                fix: "set site_id to the id Matomo shows under Administration > Websites > Manage (1 or more)",
+            });
+        }
+        if let Some(base) = &self.site_base_url {
+            check_http_url("site_base_url", base)?;
+        }
+        if let Some(proxy) = &self.proxy {
+            check_http_url("proxy", proxy)?;
+        }
+        if self.anonymize_ip_bytes > 3 {
+            return Err(invalid(
+                "anonymize_ip_bytes",
+                format!(
+                    "{} is out of range: use 0, 1, 2 or 3",
+                    self.anonymize_ip_bytes
+                ),
+            ));
+        }
+        if let Some(code) = self
+            .ignore_status_codes
+            .iter()
+            .find(|c| !(100..=599).contains(*c))
+        {
+            return Err(invalid(
+                "ignore_status_codes",
+                format!("{code} is not an HTTP status code (100-599)"),
+            ));
+        }
+        if let Some(method) = self
+            .methods
+            .iter()
+            .find(|m| http::Method::from_bytes(m.as_bytes()).is_err())
+        {
+            return Err(invalid(
+                "methods",
+                format!("`{method}` is not an HTTP method, e.g. GET or POST"),
+            ));
+        }
+        if self.timeout.is_zero() {
+            return Err(invalid("timeout", "must be more than 0 seconds".into()));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(invalid(
+                "connect_timeout",
+                "must be more than 0 seconds".into(),
+            ));
+        }
+        if let Some(path) = &self.tls_ca_file {
+            if !path.is_file() {
+                return Err(invalid(
+                    "tls_ca_file",
+                    format!(
+                        "{} is not a readable file: give the path of a PEM file",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The endpoint as a parsed URL (call after [`TrackerConfig::validate`]).
+    pub fn endpoint(&self) -> Result<url::Url, ConfigError> {
+        check_http_url("url", &self.url)
+    }
+}
+
+fn invalid(key: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message,
+    }
+}
+
+fn check_http_url(key: &str, raw: &str) -> Result<url::Url, ConfigError> {
+    let parsed = url::Url::parse(raw.trim()).map_err(|e| {
+        invalid(
+            key,
+            format!("`{raw}` is not a URL ({e}): write it in full, e.g. https://matomo.example.org/matomo.php"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(invalid(
+            key,
+            format!("`{raw}` must be an http:// or https:// URL with a host"),
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid(
+            key,
+            "must not carry a user name or password: Matomo authenticates with token_auth".into(),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// The known key nearest to `key` by edit distance, if any is near.
+fn nearest_key(key: &str) -> Option<&'static str> {
+    let top = key.split(['.', '[']).next().unwrap_or(key);
+    KNOWN_KEYS
+        .iter()
+        .map(|known| (strsim::damerau_levenshtein(top, known), *known))
+        .filter(|(distance, known)| {
+            *distance <= 3.max(known.len() / 3) || known.starts_with(top) || top.starts_with(known)
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
+}
+
+/// Figment errors can quote values; keep the structure, drop anything after "found".
+fn scrub(message: String) -> String {
+    if SECRET_KEYS.iter().any(|k| message.contains(k)) {
+        return "the configuration could not be read (a secret key holds a value of the wrong form)".into();
+    }
+    message
+}
+
+fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Int(u64),
+        Float(f64),
+    }
+    match Number::deserialize(deserializer) {
+        Ok(Number::Int(s)) => Ok(Duration::from_secs(s)),
+        Ok(Number::Float(s)) if (0.0..1e9).contains(&s) => {
+            Ok(Duration::from_secs_f64(s))
+        }
+        _ => Err(serde::de::Error::custom(
+            "expected a number of seconds, e.g. 5 or 0.5",
+        )),
+    }
+}
+
+fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+    let raw = Vec::<String>::deserialize(deserializer)?;
+    raw.iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "`{entry}` is not an IP address or CIDR range, e.g. 10.0.0.0/8 or 192.0.2.7"
+                    ))
+                })
+        })
+        .collect()
+}

@@ -1,0 +1,353 @@
+//! `HttpExchange`: the framework-neutral view of one served request and its response.
+//!
+//! An adapter (the Rocket fairing, the tower layer, your own code) copies what the rules and the hit
+//! builder need into one `HttpExchange` and hands it to the core. It is owned and compact: all text
+//! lives in a single buffer, so capturing a request costs one or two allocations.
+
+use bytes::Bytes;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+/// The request's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scheme {
+    /// `http`.
+    #[default]
+    Http,
+    /// `https`.
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// The text fields of an exchange, by slot in the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Field {
+    /// The `Host` header (or the URI's authority).
+    Host,
+    /// The path, percent-encoded as received.
+    Path,
+    /// The query string, without `?`.
+    Query,
+    /// `User-Agent`.
+    UserAgent,
+    /// `Accept-Language`.
+    AcceptLanguage,
+    /// `Referer`.
+    Referer,
+    /// `Cookie`.
+    Cookie,
+    /// `Forwarded`.
+    Forwarded,
+    /// `X-Forwarded-For`.
+    XForwardedFor,
+    /// `X-Real-IP`.
+    XRealIp,
+    /// The response's `Content-Type`.
+    ContentType,
+    /// The name of the route that served the request.
+    RouteName,
+    /// The route's URI template, e.g. `/users/<id>`.
+    RouteTemplate,
+    /// The application's user id for this request.
+    UserId,
+    /// An action name (page title) set by the application.
+    ActionName,
+}
+
+const FIELD_COUNT: usize = 15;
+
+/// One served request and its response, as the core sees it.
+///
+/// ```
+/// use matomo_core::{Field, HttpExchange};
+/// let exchange = HttpExchange::builder("GET", "/docs/intro")
+///     .status(200)
+///     .header("user-agent", "Mozilla/5.0")
+///     .header("host", "example.org")
+///     .build();
+/// assert_eq!(exchange.get(Field::UserAgent), Some("Mozilla/5.0"));
+/// assert_eq!(exchange.path(), "/docs/intro");
+/// ```
+#[derive(Clone)]
+pub struct HttpExchange {
+    text: String,
+    spans: [(u32, u32); FIELD_COUNT],
+    method: http::Method,
+    scheme: Scheme,
+    status: u16,
+    do_not_track: bool,
+    global_privacy_control: bool,
+    peer: Option<IpAddr>,
+    duration: Duration,
+    served_at: SystemTime,
+    body_prefix: Option<Bytes>,
+}
+
+/// Builds an [`HttpExchange`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ExchangeBuilder {
+    exchange: HttpExchange,
+}
+
+const UNSET: (u32, u32) = (u32::MAX, 0);
+
+impl HttpExchange {
+    /// Starts an exchange for `method` and `path_and_query` (e.g. `/search?q=rust`).
+    pub fn builder(method: &str, path_and_query: &str) -> ExchangeBuilder {
+        let method = http::Method::from_bytes(method.as_bytes()).unwrap_or(http::Method::GET);
+        Self::builder_with_method(method, path_and_query)
+    }
+
+    /// Like [`HttpExchange::builder`] with a typed method (no parsing on the request path).
+    pub fn builder_with_method(method: http::Method, path_and_query: &str) -> ExchangeBuilder {
+        let mut exchange = HttpExchange {
+            text: String::with_capacity(path_and_query.len() + 160),
+            spans: [UNSET; FIELD_COUNT],
+            method,
+            scheme: Scheme::Http,
+            status: 200,
+            do_not_track: false,
+            global_privacy_control: false,
+            peer: None,
+            duration: Duration::ZERO,
+            served_at: SystemTime::now(),
+            body_prefix: None,
+        };
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_and_query, None),
+        };
+        exchange.set(Field::Path, if path.is_empty() { "/" } else { path });
+        if let Some(query) = query {
+            exchange.set(Field::Query, query);
+        }
+        ExchangeBuilder { exchange }
+    }
+
+    fn set(&mut self, field: Field, value: &str) {
+        let start = self.text.len();
+        // Spans are u32: a value that would not fit is dropped rather than wrapped.
+        if start + value.len() > u32::MAX as usize {
+            return;
+        }
+        self.text.push_str(value);
+        self.spans[field as usize] = (start as u32, value.len() as u32);
+    }
+
+    /// A text field, if it was captured.
+    pub fn get(&self, field: Field) -> Option<&str> {
+        let (start, len) = self.spans[field as usize];
+        if start == u32::MAX {
+            return None;
+        }
+        self.text.get(start as usize..(start + len) as usize)
+    }
+
+    /// The request path (always starts with `/` unless the client sent something odd).
+    pub fn path(&self) -> &str {
+        self.get(Field::Path).unwrap_or("/")
+    }
+
+    /// The query string without `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.get(Field::Query)
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &http::Method {
+        &self.method
+    }
+
+    /// The scheme the request came in on.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The response status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Whether the request had `DNT: 1`.
+    pub fn do_not_track(&self) -> bool {
+        self.do_not_track
+    }
+
+    /// Whether the request had `Sec-GPC: 1`.
+    pub fn global_privacy_control(&self) -> bool {
+        self.global_privacy_control
+    }
+
+    /// The address of the peer that connected (a proxy's, behind one).
+    pub fn peer(&self) -> Option<IpAddr> {
+        self.peer
+    }
+
+    /// How long the application took to answer.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// When the request was served.
+    pub fn served_at(&self) -> SystemTime {
+        self.served_at
+    }
+
+    /// The first bytes of the response body, when the adapter captured them (for the title and
+    /// `ignore_html`).
+    pub fn body_prefix(&self) -> Option<&[u8]> {
+        self.body_prefix.as_deref()
+    }
+}
+
+impl ExchangeBuilder {
+    /// Records a request header the core uses; others are ignored. Names are case-insensitive.
+    /// `DNT` and `Sec-GPC` become flags; the first value of a repeated header wins, except
+    /// `X-Forwarded-For` and `Forwarded`, whose values are joined as HTTP says.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.add_header(name, value);
+        self
+    }
+
+    /// [`ExchangeBuilder::header`] for a `&mut` builder, for loops over a header map.
+    pub fn add_header(&mut self, name: &str, value: &str) {
+        let field = match name.len() {
+            4 if name.eq_ignore_ascii_case("host") => Field::Host,
+            10 if name.eq_ignore_ascii_case("user-agent") => Field::UserAgent,
+            15 if name.eq_ignore_ascii_case("accept-language") => Field::AcceptLanguage,
+            7 if name.eq_ignore_ascii_case("referer") => Field::Referer,
+            6 if name.eq_ignore_ascii_case("cookie") => Field::Cookie,
+            9 if name.eq_ignore_ascii_case("forwarded") => Field::Forwarded,
+            15 if name.eq_ignore_ascii_case("x-forwarded-for") => Field::XForwardedFor,
+            9 if name.eq_ignore_ascii_case("x-real-ip") => Field::XRealIp,
+            3 if name.eq_ignore_ascii_case("dnt") => {
+                self.exchange.do_not_track |= value.trim() == "1";
+                return;
+            }
+            7 if name.eq_ignore_ascii_case("sec-gpc") => {
+                self.exchange.global_privacy_control |= value.trim() == "1";
+                return;
+            }
+            _ => return,
+        };
+        match (field, self.exchange.get(field)) {
+            (_, None) => self.exchange.set(field, value),
+            (Field::XForwardedFor | Field::Forwarded | Field::Cookie, Some(previous)) => {
+                let separator = if field == Field::Cookie { "; " } else { ", " };
+                let joined = format!("{previous}{separator}{value}");
+                self.exchange.set(field, &joined);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sets a text field directly (route name, user id, content type, ...).
+    pub fn field(mut self, field: Field, value: &str) -> Self {
+        self.exchange.set(field, value);
+        self
+    }
+
+    /// The response status.
+    pub fn status(mut self, status: u16) -> Self {
+        self.exchange.status = status;
+        self
+    }
+
+    /// The response `Content-Type`.
+    pub fn content_type(self, content_type: &str) -> Self {
+        self.field(Field::ContentType, content_type)
+    }
+
+    /// The scheme.
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        self.exchange.scheme = scheme;
+        self
+    }
+
+    /// The peer's address.
+    pub fn peer(mut self, peer: IpAddr) -> Self {
+        self.exchange.peer = Some(peer);
+        self
+    }
+
+    /// How long the application took.
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.exchange.duration = duration;
+        self
+    }
+
+    /// When the request was served (defaults to when the builder was made).
+    pub fn served_at(mut self, at: SystemTime) -> Self {
+        self.exchange.served_at = at;
+        self
+    }
+
+    /// The first bytes of the response body (keep it small: 8 KiB is plenty for a `<title>`).
+    pub fn body_prefix(mut self, prefix: Bytes) -> Self {
+        self.exchange.body_prefix = Some(prefix);
+        self
+    }
+
+    /// The finished exchange.
+    pub fn build(self) -> HttpExchange {
+        self.exchange
+    }
+}
+
+impl fmt::Debug for HttpExchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Cookies can hold session secrets: never print them.
+        f.debug_struct("HttpExchange")
+            .field("method", &self.method)
+            .field("path", &self.path())
+            .field("query", &self.query())
+            .field("status", &self.status)
+            .field("host", &self.get(Field::Host))
+            .field("peer", &self.peer)
+            .field("user_agent", &self.get(Field::UserAgent))
+            .field("duration", &self.duration)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_matched_case_insensitively_and_joined_where_http_says() {
+        let exchange = HttpExchange::builder("GET", "/a?b=c")
+            .header("X-Forwarded-For", "1.1.1.1")
+            .header("x-forwarded-for", "2.2.2.2")
+            .header("USER-AGENT", "first")
+            .header("user-agent", "second")
+            .header("DNT", "1")
+            .header("Sec-GPC", "0")
+            .build();
+        assert_eq!(exchange.get(Field::XForwardedFor), Some("1.1.1.1, 2.2.2.2"));
+        assert_eq!(exchange.get(Field::UserAgent), Some("first"));
+        assert_eq!(exchange.query(), Some("b=c"));
+        assert!(exchange.do_not_track());
+        assert!(!exchange.global_privacy_control());
+    }
+
+    #[test]
+    fn debug_never_shows_cookies() {
+        let exchange = HttpExchange::builder("GET", "/")
+            .header("cookie", "session=supersecret")
+            .build();
+        assert!(!format!("{exchange:?}").contains("supersecret"));
+    }
+}

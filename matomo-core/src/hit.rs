@@ -1,0 +1,150 @@
+//! From a served request to a hit: [`HitBuilder`] turns an [`HttpExchange`] into a
+//! [`TrackingRequest`] under a [`TrackerConfig`].
+//!
+//! What goes out, field by field:
+//! - `url`: `site_base_url` (or the request's scheme and `Host`) + the path after `url_masks` + the
+//!   query after redaction (the seed dropped the query; here it is kept, minus secrets).
+//! - `action_name`: the name the application set, else the HTML `<title>`, else the route name,
+//!   else the masked path.
+//! - `urlref` from `Referer` only; `ua`; `lang` from `Accept-Language`; `uid` from the application.
+//! - `cid`: the visitor id from Matomo's `_pk_id` cookie, else derived from IP and user agent.
+//! - `cip`: the client IP, anonymised, and only when a token is configured.
+//! - `pf_srv`: the server time in milliseconds; `cdt`: when the request was served, so queued and
+//!   retried hits keep their time; `bots=1` for a bot tracked under `bots = "track"`;
+//!   `send_image=0`, `rec=1`, `apiv=1`.
+//!
+//! A hit whose `cdt` is older than 24 hours needs a token (Matomo refuses it otherwise). Without a
+//! token, [`HitBuilder::build`] refuses such a hit with [`BuildError::NeedsToken`]`("cdt")` rather than
+//! send it with the wrong time; the dispatcher counts it as dropped for age.
+
+use crate::config::{BotPolicy, ConfigError, TrackerConfig};
+use crate::exchange::{Field, HttpExchange};
+use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
+use crate::privacy::{anonymize_ip, mask_path, redact_query};
+use crate::request::{BuildError, TrackingRequest};
+use crate::rules::{is_bot, is_html};
+use crate::secret::Salt;
+use crate::title::html_title;
+use std::sync::Arc;
+
+/// Builds hits from exchanges under one config.
+///
+/// ```
+/// use matomo_core::{HitBuilder, HttpExchange, TrackerConfig};
+/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 4);
+/// let builder = HitBuilder::new(&config).unwrap();
+/// let exchange = HttpExchange::builder("GET", "/search?q=rust&token=s3cret")
+///     .header("host", "example.org")
+///     .header("user-agent", "Mozilla/5.0")
+///     .build();
+/// let hit = builder.build(&exchange).unwrap();
+/// assert_eq!(hit.url(), Some("http://example.org/search?q=rust&token=REDACTED"));
+/// assert_eq!(hit.action_name(), Some("/search"));
+/// assert!(hit.client_ip().is_none()); // no token, no cip
+/// ```
+#[derive(Debug, Clone)]
+pub struct HitBuilder {
+    config: Arc<TrackerConfig>,
+    deriver: VisitorIdDeriver,
+    base_url: Option<String>,
+}
+
+impl HitBuilder {
+    /// A builder for `config`, which is validated first.
+    pub fn new(config: &TrackerConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let salt = config.visitor_id_salt.clone().unwrap_or_else(Salt::random);
+        let base_url = config
+            .site_base_url
+            .as_ref()
+            .map(|base| base.trim().trim_end_matches('/').to_owned());
+        Ok(Self {
+            config: Arc::new(config.clone()),
+            deriver: VisitorIdDeriver::new(&salt),
+            base_url,
+        })
+    }
+
+    /// The config this builder follows.
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// The visitor id this exchange's visitor gets: the `_pk_id` cookie's, else derived.
+    pub fn visitor_id(&self, exchange: &HttpExchange) -> crate::VisitorId {
+        exchange
+            .get(Field::Cookie)
+            .and_then(|cookies| visitor_id_from_cookies(cookies, self.config.site_id))
+            .unwrap_or_else(|| {
+                let ip = client_ip(exchange, &self.config.trusted_proxies);
+                self.deriver.derive(ip, exchange.get(Field::UserAgent))
+            })
+    }
+
+    /// Starts the hit for an exchange: everything above but the action, so an application can turn
+    /// it into an event or a goal of the same visitor.
+    pub fn builder_for(&self, exchange: &HttpExchange) -> crate::RequestBuilder {
+        let config = &*self.config;
+        let path = exchange.path();
+        let masked = mask_path(path, &config.url_masks);
+        let mut url = match &self.base_url {
+            Some(base) => format!("{base}{masked}"),
+            None => format!(
+                "{}://{}{masked}",
+                exchange.scheme().as_str(),
+                exchange.get(Field::Host).unwrap_or("localhost"),
+            ),
+        };
+        if let Some(query) = exchange.query().filter(|q| !q.is_empty()) {
+            url.push('?');
+            url.push_str(&redact_query(query, &config.redact_query_params));
+        }
+        let user_agent = exchange.get(Field::UserAgent);
+        let ip = client_ip(exchange, &config.trusted_proxies);
+        let mut builder = TrackingRequest::builder(config.site_id)
+            .url(url)
+            .forced_visitor_id(self.visitor_id(exchange))
+            .server_time(exchange.duration())
+            .time(exchange.served_at());
+        if let Some(referrer) = exchange.get(Field::Referer).filter(|r| !r.is_empty()) {
+            builder = builder.referrer(referrer);
+        }
+        if let Some(ua) = user_agent {
+            builder = builder.user_agent(ua);
+        }
+        if let Some(lang) = exchange.get(Field::AcceptLanguage) {
+            builder = builder.language(lang);
+        }
+        if let Some(user_id) = exchange.get(Field::UserId).filter(|u| !u.is_empty()) {
+            builder = builder.user_id(user_id);
+        }
+        if config.bots == BotPolicy::Track && is_bot(user_agent) {
+            builder = builder.bot(true);
+        }
+        if let Some(token) = &config.token_auth {
+            builder = builder.token(token);
+            if let Some(ip) = ip {
+                builder = builder.client_ip(anonymize_ip(ip, config.anonymize_ip_bytes));
+            }
+        }
+        let action_name = exchange
+            .get(Field::ActionName)
+            .map(str::to_owned)
+            .or_else(|| self.title(exchange))
+            .or_else(|| exchange.get(Field::RouteName).map(str::to_owned))
+            .unwrap_or_else(|| masked.into_owned());
+        builder.action_name(action_name)
+    }
+
+    /// The page-view hit for an exchange.
+    pub fn build(&self, exchange: &HttpExchange) -> Result<TrackingRequest, BuildError> {
+        self.builder_for(exchange).build()
+    }
+
+    fn title(&self, exchange: &HttpExchange) -> Option<String> {
+        let body = exchange.body_prefix()?;
+        is_html(exchange.get(Field::ContentType), Some(body))
+            .then(|| html_title(body))
+            .flatten()
+    }
+}

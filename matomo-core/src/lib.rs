@@ -1,0 +1,82 @@
+//! Server-side Matomo tracking, framework-free.
+//!
+//! `matomo-core` models the [Matomo Tracking HTTP API](https://developer.matomo.org/api-reference/tracking-api)
+//! and everything between a served request and a hit in Matomo:
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`config`] | [`TrackerConfig`]: every setting with its default; the Django seed's keys unchanged |
+//! | [`secret`] | [`TokenAuth`] and [`Salt`]: printed as `***` |
+//! | [`request`] | [`TrackingRequest`]: one typed hit, every parameter family; encode and decode |
+//! | [`exchange`] | [`HttpExchange`]: the framework-neutral view of a served request |
+//! | [`rules`] | [`decide`]: track or skip, and why |
+//! | [`identity`] | visitor ids from Matomo's cookie or a keyed hash; the client IP behind proxies |
+//! | [`privacy`] | IP anonymisation, path masks, query redaction |
+//! | [`title`] | the page title from an HTML response |
+//! | [`hit`] | [`HitBuilder`]: exchange + config → hit |
+//! | [`transport`] | the [`Transport`] trait and [`HyperTransport`] |
+//! | `testing` | `MockMatomo` and `RecordingTransport` (feature `test-util`) |
+//!
+//! # From a served request to Matomo
+//!
+//! ```
+//! use matomo_core::{decide, Decision, HitBuilder, HttpExchange, TrackerConfig};
+//!
+//! let config = TrackerConfig::from_toml_str(r#"
+//!     url = "https://matomo.example.org/matomo.php"
+//!     site_id = 1
+//!     ignore_paths = ["/health"]
+//! "#).unwrap();
+//! let exchange = HttpExchange::builder("GET", "/blog/hello?utm_source=feed")
+//!     .header("host", "example.org")
+//!     .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
+//!     .header("referer", "https://search.example/")
+//!     .status(200)
+//!     .build();
+//! assert_eq!(decide(&config, &exchange), Decision::Track);
+//! let hit = HitBuilder::new(&config).unwrap().build(&exchange).unwrap();
+//! assert_eq!(hit.url(), Some("http://example.org/blog/hello?utm_source=feed"));
+//! assert_eq!(hit.referrer(), Some("https://search.example/"));
+//! // A transport sends it: `HyperTransport::new(&config)?.send(&[hit]).await`.
+//! ```
+//!
+//! # Features
+//! - `test-util`: [`testing::MockMatomo`], a local stand-in that answers exactly like Matomo and
+//!   decodes what it receives, and [`testing::RecordingTransport`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod config;
+pub mod exchange;
+pub mod hit;
+pub mod identity;
+pub mod privacy;
+pub mod request;
+pub mod rules;
+pub mod secret;
+#[cfg(feature = "test-util")]
+pub mod testing;
+pub mod title;
+pub mod transport;
+mod visitor;
+
+pub use config::{BotPolicy, ConfigError, PathPattern, TrackerConfig, UrlMask};
+pub use exchange::{ExchangeBuilder, Field, HttpExchange, Scheme};
+pub use hit::HitBuilder;
+pub use identity::{
+    client_ip, forwarded_for, parse_pk_id, visitor_id_from_cookies, VisitorIdDeriver,
+};
+pub use privacy::{anonymize_ip, mask_path, redact_query};
+pub use request::{
+    Action, BuildError, CartUpdate, Content, DecodeError, EcommerceItem, EcommerceOrder, Event,
+    Geo, Goal, Performance, ProductView, RequestBuilder, SiteSearch, TrackingRequest,
+};
+pub use rules::{decide, is_bot, is_html, Decision, SkipReason};
+pub use secret::{Salt, TokenAuth, TokenError};
+pub use title::html_title;
+pub use transport::{
+    bulk_body, looks_like_tracker, Accepted, BulkAnswer, HyperTransport, RejectReason,
+    TimeoutPhase, Transport, TransportError,
+};
+pub use visitor::{InvalidVisitorId, VisitorId};

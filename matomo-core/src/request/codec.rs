@@ -1,0 +1,604 @@
+//! The wire form of a [`TrackingRequest`]: the query string Matomo reads, and back.
+//!
+//! Encoding uses `form_urlencoded`, so every value is percent-encoded: CR, LF and other control
+//! characters can never reach a request line or a header unescaped.
+
+use super::{
+    validate, Action, BuildError, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Geo,
+    Goal, Performance, ProductView, SiteSearch, TrackingRequest,
+};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Why a query string is not a valid Matomo hit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// A parameter every hit needs is absent.
+    #[error("parameter `{0}` is missing")]
+    Missing(&'static str),
+    /// A parameter holds a value of the wrong form.
+    #[error("parameter `{name}` is not {expected}")]
+    Invalid {
+        /// The parameter's name.
+        name: String,
+        /// What it should have been.
+        expected: &'static str,
+    },
+    /// The parameters are well-formed but do not make a valid hit.
+    #[error(transparent)]
+    Rejected(#[from] BuildError),
+}
+
+const MODELLED: &[&str] = &[
+    "idsite",
+    "rec",
+    "apiv",
+    "url",
+    "action_name",
+    "urlref",
+    "ua",
+    "lang",
+    "uid",
+    "_id",
+    "cid",
+    "pv_id",
+    "new_visit",
+    "res",
+    "h",
+    "m",
+    "s",
+    "cookie",
+    "_cvar",
+    "cvar",
+    "pf_net",
+    "pf_srv",
+    "pf_tfr",
+    "pf_dm1",
+    "pf_dm2",
+    "pf_onl",
+    "_rcn",
+    "_rck",
+    "bots",
+    "send_image",
+    "cip",
+    "cdt",
+    "country",
+    "region",
+    "city",
+    "lat",
+    "long",
+    "e_c",
+    "e_a",
+    "e_n",
+    "e_v",
+    "ca",
+    "search",
+    "search_cat",
+    "search_count",
+    "idgoal",
+    "revenue",
+    "ec_id",
+    "ec_st",
+    "ec_tx",
+    "ec_sh",
+    "ec_dt",
+    "ec_items",
+    "_pks",
+    "_pkn",
+    "_pkc",
+    "_pkp",
+    "c_n",
+    "c_p",
+    "c_t",
+    "c_i",
+    "link",
+    "download",
+    "ping",
+    "token_auth",
+];
+
+/// Whether `name` is a parameter [`TrackingRequest`] models (or the token, which is never a parameter).
+pub(crate) fn is_modelled(name: &str) -> bool {
+    MODELLED.contains(&name) || dimension_id(name).is_some()
+}
+
+fn dimension_id(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("dimension")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+impl TrackingRequest {
+    /// The query string Matomo reads (without a leading `?`), e.g. `idsite=1&rec=1&apiv=1&url=...`.
+    pub fn to_query(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::with_capacity(256));
+        let mut put = |name: &str, value: &str| {
+            out.append_pair(name, value);
+        };
+        put("idsite", &self.site_id.to_string());
+        put("rec", "1");
+        put("apiv", "1");
+        opt(&mut put, "url", self.url.as_deref());
+        opt(&mut put, "action_name", self.action_name.as_deref());
+        opt(&mut put, "urlref", self.referrer.as_deref());
+        encode_action(&mut put, &self.action);
+        opt(&mut put, "uid", self.user_id.as_deref());
+        opt_display(&mut put, "_id", self.visitor_id);
+        opt_display(&mut put, "cid", self.forced_visitor_id);
+        opt(&mut put, "pv_id", self.page_view_id.as_deref());
+        if self.new_visit {
+            put("new_visit", "1");
+        }
+        if let Some((w, h)) = self.resolution {
+            put("res", &format!("{w}x{h}"));
+        }
+        if let Some((h, m, s)) = self.local_time {
+            put("h", &h.to_string());
+            put("m", &m.to_string());
+            put("s", &s.to_string());
+        }
+        if let Some(cookie) = self.cookie_support {
+            put("cookie", if cookie { "1" } else { "0" });
+        }
+        opt(&mut put, "ua", self.user_agent.as_deref());
+        opt(&mut put, "lang", self.language.as_deref());
+        for (id, value) in &self.dimensions {
+            put(&format!("dimension{id}"), value);
+        }
+        if !self.visit_variables.is_empty() {
+            put("_cvar", &variables_json(&self.visit_variables));
+        }
+        if !self.page_variables.is_empty() {
+            put("cvar", &variables_json(&self.page_variables));
+        }
+        let pf = &self.performance;
+        for (name, value) in [
+            ("pf_net", pf.network),
+            ("pf_srv", pf.server),
+            ("pf_tfr", pf.transfer),
+            ("pf_dm1", pf.dom_processing),
+            ("pf_dm2", pf.dom_completion),
+            ("pf_onl", pf.on_load),
+        ] {
+            opt_display(&mut put, name, value);
+        }
+        opt(&mut put, "_rcn", self.campaign_name.as_deref());
+        opt(&mut put, "_rck", self.campaign_keyword.as_deref());
+        if self.bot {
+            put("bots", "1");
+        }
+        opt_display(&mut put, "cip", self.client_ip);
+        opt_display(&mut put, "cdt", self.time);
+        let geo = &self.geo;
+        opt(&mut put, "country", geo.country.as_deref());
+        opt(&mut put, "region", geo.region.as_deref());
+        opt(&mut put, "city", geo.city.as_deref());
+        opt_display(&mut put, "lat", geo.latitude);
+        opt_display(&mut put, "long", geo.longitude);
+        for (name, value) in &self.extra {
+            put(name, value);
+        }
+        if !self.send_image {
+            put("send_image", "0");
+        }
+        out.finish()
+    }
+
+    /// Decodes a query string (a leading `?` is allowed), the inverse of [`TrackingRequest::to_query`].
+    ///
+    /// Unknown parameters are kept in order as [`TrackingRequest::extra`]; `token_auth` is dropped.
+    /// `rec` is not checked here: a hit without `rec=1` decodes, and Matomo would not record it.
+    ///
+    /// ```
+    /// use matomo_core::TrackingRequest;
+    /// let hit = TrackingRequest::from_query("?idsite=7&rec=1&url=https%3A%2F%2Fa.example%2F").unwrap();
+    /// assert_eq!(hit.site_id(), 7);
+    /// assert_eq!(hit.url(), Some("https://a.example/"));
+    /// assert!(TrackingRequest::from_query("rec=1").is_err());
+    /// ```
+    pub fn from_query(query: &str) -> Result<Self, DecodeError> {
+        let query = query.strip_prefix('?').unwrap_or(query);
+        Self::from_params(form_urlencoded::parse(query.as_bytes()))
+    }
+
+    /// Decodes already split parameters (e.g. a GET query merged with a POST form body).
+    pub fn from_params<K, V>(params: impl IntoIterator<Item = (K, V)>) -> Result<Self, DecodeError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut known: BTreeMap<&'static str, String> = BTreeMap::new();
+        let mut dimensions = BTreeMap::new();
+        let mut extra = Vec::new();
+        for (name, value) in params {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            if let Some(known_name) = MODELLED.iter().find(|m| **m == name) {
+                known.insert(known_name, value.to_owned());
+            } else if let Some(id) = dimension_id(name) {
+                dimensions.insert(id, value.to_owned());
+            } else {
+                extra.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        let mut fields = Fields(known);
+        let site_id = fields
+            .parse::<u32>("idsite", "a site id (a whole number)")?
+            .ok_or(DecodeError::Missing("idsite"))?;
+        let action = decode_action(&mut fields)?;
+        let request = TrackingRequest {
+            site_id,
+            action,
+            url: fields.take("url"),
+            action_name: fields.take("action_name"),
+            referrer: fields.take("urlref"),
+            user_agent: fields.take("ua"),
+            language: fields.take("lang"),
+            user_id: fields.take("uid"),
+            visitor_id: fields.parse("_id", "16 hexadecimal digits")?,
+            forced_visitor_id: fields.parse("cid", "16 hexadecimal digits")?,
+            page_view_id: fields.take("pv_id"),
+            new_visit: fields.flag("new_visit")?.unwrap_or(false),
+            resolution: fields.resolution()?,
+            local_time: fields.local_time()?,
+            cookie_support: fields.flag("cookie")?,
+            dimensions,
+            visit_variables: fields.variables("_cvar")?,
+            page_variables: fields.variables("cvar")?,
+            performance: Performance {
+                network: fields.parse("pf_net", "milliseconds")?,
+                server: fields.parse("pf_srv", "milliseconds")?,
+                transfer: fields.parse("pf_tfr", "milliseconds")?,
+                dom_processing: fields.parse("pf_dm1", "milliseconds")?,
+                dom_completion: fields.parse("pf_dm2", "milliseconds")?,
+                on_load: fields.parse("pf_onl", "milliseconds")?,
+            },
+            campaign_name: fields.take("_rcn"),
+            campaign_keyword: fields.take("_rck"),
+            bot: fields.flag("bots")?.unwrap_or(false),
+            send_image: fields.flag("send_image")?.unwrap_or(true),
+            client_ip: fields.parse("cip", "an IP address")?,
+            time: fields.timestamp()?,
+            geo: Geo {
+                country: fields.take("country"),
+                region: fields.take("region"),
+                city: fields.take("city"),
+                latitude: fields.parse("lat", "a latitude")?,
+                longitude: fields.parse("long", "a longitude")?,
+            },
+            extra,
+        };
+        validate(&request)?;
+        Ok(request)
+    }
+}
+
+fn opt(put: &mut impl FnMut(&str, &str), name: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        put(name, value);
+    }
+}
+
+fn opt_display<T: std::fmt::Display>(
+    put: &mut impl FnMut(&str, &str),
+    name: &str,
+    value: Option<T>,
+) {
+    if let Some(value) = value {
+        put(name, &value.to_string());
+    }
+}
+
+fn encode_action(put: &mut impl FnMut(&str, &str), action: &Action) {
+    match action {
+        Action::PageView => {}
+        Action::Event(event) => {
+            put("e_c", &event.category);
+            put("e_a", &event.action);
+            opt(put, "e_n", event.name.as_deref());
+            opt_display(put, "e_v", event.value);
+            put("ca", "1");
+        }
+        Action::SiteSearch(search) => {
+            put("search", &search.keyword);
+            opt(put, "search_cat", search.category.as_deref());
+            opt_display(put, "search_count", search.count);
+        }
+        Action::Goal(goal) => {
+            put("idgoal", &goal.id.to_string());
+            opt_display(put, "revenue", goal.revenue);
+        }
+        Action::EcommerceOrder(order) => {
+            put("idgoal", "0");
+            put("ec_id", &order.order_id);
+            put("revenue", &order.grand_total.to_string());
+            opt_display(put, "ec_st", order.subtotal);
+            opt_display(put, "ec_tx", order.tax);
+            opt_display(put, "ec_sh", order.shipping);
+            opt_display(put, "ec_dt", order.discount);
+            if !order.items.is_empty() {
+                put("ec_items", &items_json(&order.items));
+            }
+        }
+        Action::CartUpdate(cart) => {
+            put("idgoal", "0");
+            put("revenue", &cart.grand_total.to_string());
+            if !cart.items.is_empty() {
+                put("ec_items", &items_json(&cart.items));
+            }
+        }
+        Action::ProductView(product) => {
+            opt(put, "_pks", product.sku.as_deref());
+            opt(put, "_pkn", product.name.as_deref());
+            opt(put, "_pkc", product.category.as_deref());
+            opt_display(put, "_pkp", product.price);
+        }
+        Action::ContentImpression(content) => {
+            encode_content(put, content);
+            put("ca", "1");
+        }
+        Action::ContentInteraction {
+            interaction,
+            content,
+        } => {
+            put("c_i", interaction);
+            encode_content(put, content);
+            put("ca", "1");
+        }
+        Action::Outlink(link) => put("link", link),
+        Action::Download(link) => put("download", link),
+        Action::Ping => put("ping", "1"),
+    }
+}
+
+fn encode_content(put: &mut impl FnMut(&str, &str), content: &Content) {
+    put("c_n", &content.name);
+    opt(put, "c_p", content.piece.as_deref());
+    opt(put, "c_t", content.target.as_deref());
+}
+
+fn items_json(items: &[EcommerceItem]) -> String {
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            serde_json::json!([
+                item.sku,
+                item.name,
+                item.categories,
+                item.price.to_string(),
+                item.quantity
+            ])
+        })
+        .collect();
+    Value::Array(rows).to_string()
+}
+
+fn variables_json(variables: &BTreeMap<u32, (String, String)>) -> String {
+    let map: serde_json::Map<String, Value> = variables
+        .iter()
+        .map(|(slot, (name, value))| (slot.to_string(), serde_json::json!([name, value])))
+        .collect();
+    Value::Object(map).to_string()
+}
+
+/// The modelled parameters of one query, consumed field by field.
+struct Fields(BTreeMap<&'static str, String>);
+
+impl Fields {
+    fn take(&mut self, name: &'static str) -> Option<String> {
+        self.0.remove(name)
+    }
+
+    fn has(&self, name: &'static str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &mut self,
+        name: &'static str,
+        expected: &'static str,
+    ) -> Result<Option<T>, DecodeError> {
+        self.take(name)
+            .map(|raw| raw.trim().parse().map_err(|_| invalid(name, expected)))
+            .transpose()
+    }
+
+    fn flag(&mut self, name: &'static str) -> Result<Option<bool>, DecodeError> {
+        match self.take(name).as_deref().map(str::trim) {
+            None => Ok(None),
+            Some("1") | Some("true") => Ok(Some(true)),
+            Some("0") | Some("false") | Some("") => Ok(Some(false)),
+            Some(_) => Err(invalid(name, "0 or 1")),
+        }
+    }
+
+    fn resolution(&mut self) -> Result<Option<(u32, u32)>, DecodeError> {
+        let Some(raw) = self.take("res") else {
+            return Ok(None);
+        };
+        let parsed = raw
+            .split_once(['x', 'X'])
+            .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
+        parsed
+            .map(Some)
+            .ok_or_else(|| invalid("res", "WIDTHxHEIGHT"))
+    }
+
+    fn local_time(&mut self) -> Result<Option<(u8, u8, u8)>, DecodeError> {
+        let hour = self.parse::<u8>("h", "an hour")?;
+        let minute = self.parse::<u8>("m", "a minute")?;
+        let second = self.parse::<u8>("s", "a second")?;
+        Ok(match (hour, minute, second) {
+            (None, None, None) => None,
+            (h, m, s) => Some((h.unwrap_or(0), m.unwrap_or(0), s.unwrap_or(0))),
+        })
+    }
+
+    fn timestamp(&mut self) -> Result<Option<u64>, DecodeError> {
+        let Some(raw) = self.take("cdt") else {
+            return Ok(None);
+        };
+        let raw = raw.trim();
+        if let Ok(seconds) = raw.parse::<u64>() {
+            return Ok(Some(seconds));
+        }
+        match raw.parse::<f64>() {
+            Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(Some(seconds as u64)),
+            _ => Err(invalid("cdt", "a Unix timestamp")),
+        }
+    }
+
+    fn variables(
+        &mut self,
+        name: &'static str,
+    ) -> Result<BTreeMap<u32, (String, String)>, DecodeError> {
+        let Some(raw) = self.take(name) else {
+            return Ok(BTreeMap::new());
+        };
+        let expected = "a JSON object of [name, value] pairs by slot";
+        let map: BTreeMap<String, (String, String)> =
+            serde_json::from_str(&raw).map_err(|_| invalid(name, expected))?;
+        map.into_iter()
+            .map(|(slot, pair)| {
+                let slot = slot.parse().map_err(|_| invalid(name, expected))?;
+                Ok((slot, pair))
+            })
+            .collect()
+    }
+
+    fn items(&mut self) -> Result<Vec<EcommerceItem>, DecodeError> {
+        let Some(raw) = self.take("ec_items") else {
+            return Ok(Vec::new());
+        };
+        let expected = "a JSON array of [sku, name, category, price, quantity]";
+        let rows: Vec<Vec<Value>> =
+            serde_json::from_str(&raw).map_err(|_| invalid("ec_items", expected))?;
+        rows.into_iter()
+            .map(|row| item_from_json(&row).ok_or_else(|| invalid("ec_items", expected)))
+            .collect()
+    }
+}
+
+fn invalid(name: &str, expected: &'static str) -> DecodeError {
+    DecodeError::Invalid {
+        name: name.to_owned(),
+        expected,
+    }
+}
+
+fn item_from_json(row: &[Value]) -> Option<EcommerceItem> {
+    let text = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => Some(String::new()),
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => None,
+    };
+    let number = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => Some(0.0),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) if s.trim().is_empty() => Some(0.0),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        Some(_) => None,
+    };
+    let categories = match row.get(2) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) if s.is_empty() => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(values)) => values
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<_>>()?,
+        Some(_) => return None,
+    };
+    let quantity = number(row.get(4))?;
+    if !(0.0..=f64::from(u32::MAX)).contains(&quantity) {
+        return None;
+    }
+    Some(EcommerceItem {
+        sku: text(row.first())?,
+        name: text(row.get(1))?,
+        categories,
+        price: number(row.get(3))?,
+        quantity: quantity as u32,
+    })
+}
+
+fn decode_action(fields: &mut Fields) -> Result<Action, DecodeError> {
+    let _ = fields.take("ca");
+    let _ = fields.take("rec");
+    let _ = fields.take("apiv");
+    let _ = fields.take("token_auth");
+    if fields.flag("ping")? == Some(true) {
+        return Ok(Action::Ping);
+    }
+    if fields.has("e_c") || fields.has("e_a") {
+        return Ok(Action::Event(Event {
+            category: fields.take("e_c").unwrap_or_default(),
+            action: fields.take("e_a").unwrap_or_default(),
+            name: fields.take("e_n"),
+            value: fields.parse("e_v", "a number")?,
+        }));
+    }
+    if let Some(keyword) = fields.take("search") {
+        return Ok(Action::SiteSearch(SiteSearch {
+            keyword,
+            category: fields.take("search_cat"),
+            count: fields.parse("search_count", "a whole number")?,
+        }));
+    }
+    if fields.has("c_n") || fields.has("c_i") {
+        let interaction = fields.take("c_i");
+        let content = Content {
+            name: fields.take("c_n").unwrap_or_default(),
+            piece: fields.take("c_p"),
+            target: fields.take("c_t"),
+        };
+        return Ok(match interaction {
+            Some(interaction) => Action::ContentInteraction {
+                interaction,
+                content,
+            },
+            None => Action::ContentImpression(content),
+        });
+    }
+    if let Some(link) = fields.take("link") {
+        return Ok(Action::Outlink(link));
+    }
+    if let Some(link) = fields.take("download") {
+        return Ok(Action::Download(link));
+    }
+    if let Some(goal) = fields.parse::<u32>("idgoal", "a goal id")? {
+        let revenue = fields.parse::<f64>("revenue", "a number")?;
+        if goal != 0 {
+            return Ok(Action::Goal(Goal { id: goal, revenue }));
+        }
+        let items = fields.items()?;
+        let grand_total = revenue.unwrap_or(0.0);
+        return Ok(match fields.take("ec_id") {
+            Some(order_id) => Action::EcommerceOrder(EcommerceOrder {
+                order_id,
+                grand_total,
+                subtotal: fields.parse("ec_st", "a number")?,
+                tax: fields.parse("ec_tx", "a number")?,
+                shipping: fields.parse("ec_sh", "a number")?,
+                discount: fields.parse("ec_dt", "a number")?,
+                items,
+            }),
+            None => Action::CartUpdate(CartUpdate { grand_total, items }),
+        });
+    }
+    if ["_pks", "_pkn", "_pkc", "_pkp"]
+        .iter()
+        .any(|n| fields.has(n))
+    {
+        return Ok(Action::ProductView(ProductView {
+            sku: fields.take("_pks"),
+            name: fields.take("_pkn"),
+            category: fields.take("_pkc"),
+            price: fields.parse("_pkp", "a number")?,
+        }));
+    }
+    Ok(Action::PageView)
+}

@@ -1,0 +1,557 @@
+//! `HyperTransport`: the real HTTP transport, on hyper 1, hyper-util and rustls.
+
+use super::answer::{read_bulk, read_single, Answer};
+use super::{bulk_body, single_form_body, Accepted, TimeoutPhase, Transport, TransportError};
+use crate::config::{ConfigError, TrackerConfig};
+use crate::request::TrackingRequest;
+use crate::secret::TokenAuth;
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use http::{HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tower_service::Service;
+
+/// How many bytes of an answer are read at most.
+const MAX_ANSWER: usize = 256 * 1024;
+
+/// Sends hits over HTTP(S) with connection reuse, timeouts, an optional proxy and TLS through rustls
+/// (the public web roots plus `tls_ca_file`; certificate checks are never off).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use matomo_core::{HyperTransport, TrackerConfig, TrackingRequest, Transport};
+/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1);
+/// let transport = HyperTransport::new(&config)?;
+/// let hit = TrackingRequest::builder(1).url("https://example.org/").build()?;
+/// let accepted = transport.send(&[hit]).await?;
+/// assert_eq!(accepted.tracked, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct HyperTransport {
+    client: Client<HttpsConnector<Connector>, Full<Bytes>>,
+    uri: Uri,
+    endpoint: String,
+    host: String,
+    token: Option<TokenAuth>,
+    timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for HyperTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HyperTransport")
+            .field("endpoint", &self.endpoint)
+            .field("token", &self.token)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HyperTransport {
+    /// A transport for `config` (its `url`, `token_auth`, `timeout`, `connect_timeout`,
+    /// `tls_ca_file` and `proxy`; without `proxy`, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` decide).
+    pub fn new(config: &TrackerConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let endpoint_url = config.endpoint()?;
+        let uri: Uri = endpoint_url
+            .as_str()
+            .parse()
+            .map_err(|_| ConfigError::Invalid {
+                key: "url".into(),
+                message: "is not a valid HTTP URI".into(),
+            })?;
+        let host = endpoint_url.host_str().unwrap_or_default().to_owned();
+        let endpoint = format!(
+            "{}://{}:{}{}",
+            endpoint_url.scheme(),
+            host,
+            endpoint_url.port_or_known_default().unwrap_or(0),
+            endpoint_url.path()
+        );
+
+        let mut http = HttpConnector::new_with_resolver(Resolver(GaiResolver::new()));
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        http.set_nodelay(true);
+        let matcher = match &config.proxy {
+            Some(proxy) => Matcher::builder().all(proxy.clone()).build(),
+            None => Matcher::from_env(),
+        };
+        let connector = match matcher.intercept(&uri) {
+            Some(intercept) => {
+                let mut tunnel = Tunnel::new(intercept.uri().clone(), http.clone());
+                if let Some(auth) = intercept.basic_auth() {
+                    tunnel = tunnel.with_auth(auth.clone());
+                }
+                Connector::Tunnel(tunnel)
+            }
+            None => Connector::Direct(http),
+        };
+        let tls = tls_config(config)?;
+        let https = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(4)
+            .build(https);
+        Ok(Self {
+            client,
+            uri,
+            endpoint,
+            host,
+            token: config.token_auth.clone(),
+            timeout: config.timeout,
+            connect_timeout: config.connect_timeout,
+        })
+    }
+
+    /// Where hits go, as `scheme://host:port/path` (never with a token).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Sends a raw request to the endpoint and returns status, content type, `Retry-After` and body.
+    /// `query` is appended to the URL; the body, if any, is posted with `content_type`.
+    pub async fn exchange(
+        &self,
+        query: Option<&str>,
+        body: Option<(String, &'static str)>,
+    ) -> Result<RawAnswer, TransportError> {
+        let uri = match query {
+            Some(query) => {
+                let mut parts = self.uri.clone().into_parts();
+                let path = self.uri.path();
+                parts.path_and_query = Some(format!("{path}?{query}").parse().map_err(|_| {
+                    TransportError::Protocol {
+                        endpoint: self.endpoint.clone(),
+                        message: "the hit does not form a valid URI".into(),
+                    }
+                })?);
+                Uri::from_parts(parts).map_err(|_| TransportError::Protocol {
+                    endpoint: self.endpoint.clone(),
+                    message: "the hit does not form a valid URI".into(),
+                })?
+            }
+            None => self.uri.clone(),
+        };
+        let (method, content_type, payload) = match body {
+            Some((payload, content_type)) => {
+                (Method::POST, Some(content_type), Bytes::from(payload))
+            }
+            None => (Method::GET, None, Bytes::new()),
+        };
+        let mut request = Request::builder().method(method).uri(uri).header(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("matomo-rs/", env!("CARGO_PKG_VERSION"))),
+        );
+        if let Some(content_type) = content_type {
+            request = request.header(CONTENT_TYPE, content_type);
+        }
+        let request = request
+            .body(Full::new(payload))
+            .map_err(|e| TransportError::Protocol {
+                endpoint: self.endpoint.clone(),
+                message: format!("could not form the request: {e}"),
+            })?;
+        let work = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| self.classify(&e))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = Limited::new(response.into_body(), MAX_ANSWER)
+                .collect()
+                .await
+                .map_err(|e| TransportError::Protocol {
+                    endpoint: self.endpoint.clone(),
+                    message: format!("the answer broke off or was too large: {e}"),
+                })?
+                .to_bytes();
+            Ok(RawAnswer {
+                status,
+                content_type: headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                retry_after: headers
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after),
+                body,
+            })
+        };
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(TransportError::Timeout {
+                phase: TimeoutPhase::Response,
+                after: self.timeout,
+                endpoint: self.endpoint.clone(),
+            }),
+        }
+    }
+
+    fn classify(&self, error: &hyper_util::client::legacy::Error) -> TransportError {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        let mut tunnel_failed = false;
+        while let Some(current) = source {
+            if let Some(dns) = current.downcast_ref::<DnsError>() {
+                return TransportError::Dns {
+                    host: dns.host.clone(),
+                    message: dns.message.clone(),
+                };
+            }
+            if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+                return self.tls_error(tls);
+            }
+            if current.is::<ProxyError>() {
+                tunnel_failed = true;
+            }
+            if let Some(io) = current.downcast_ref::<std::io::Error>() {
+                if let Some(tls) = io
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                {
+                    return self.tls_error(tls);
+                }
+                let endpoint = self.endpoint.clone();
+                let via = if tunnel_failed {
+                    " (through the proxy)"
+                } else {
+                    ""
+                };
+                return match io.kind() {
+                    std::io::ErrorKind::TimedOut => TransportError::Timeout {
+                        phase: TimeoutPhase::Connect,
+                        after: self.connect_timeout,
+                        endpoint,
+                    },
+                    std::io::ErrorKind::ConnectionRefused => TransportError::Connect {
+                        endpoint,
+                        refused: true,
+                        message: format!("connection refused{via}: nothing listens there; check host and port in `url`"),
+                    },
+                    _ => TransportError::Connect {
+                        endpoint,
+                        refused: false,
+                        message: format!("{io}{via}"),
+                    },
+                };
+            }
+            source = current.source();
+        }
+        let message = if tunnel_failed {
+            format!("the proxy refused the tunnel: {}", chain_text(error))
+        } else {
+            chain_text(error)
+        };
+        TransportError::Connect {
+            endpoint: self.endpoint.clone(),
+            refused: false,
+            message,
+        }
+    }
+
+    fn tls_error(&self, error: &rustls::Error) -> TransportError {
+        TransportError::Tls {
+            host: self.host.clone(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// An HTTP answer as it came back.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RawAnswer {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Retry-After`, in delay-seconds or as an HTTP date.
+    pub retry_after: Option<Duration>,
+    /// The body (at most 256 KiB).
+    pub body: Bytes,
+}
+
+impl RawAnswer {
+    fn view(&self) -> Answer<'_> {
+        Answer {
+            status: self.status,
+            content_type: self.content_type.as_deref(),
+            retry_after: self.retry_after,
+            body: &self.body,
+        }
+    }
+}
+
+#[async_trait]
+impl Transport for HyperTransport {
+    async fn send(&self, hits: &[TrackingRequest]) -> Result<Accepted, TransportError> {
+        let span =
+            tracing::debug_span!("matomo.send", hits = hits.len(), endpoint = %self.endpoint);
+        let _guard = span.enter();
+        match hits {
+            [] => Ok(Accepted::new(0)),
+            [hit] => {
+                let answer = match &self.token {
+                    None => self.exchange(Some(&hit.to_query()), None).await?,
+                    Some(token) => {
+                        let body = single_form_body(hit, token);
+                        self.exchange(None, Some((body, "application/x-www-form-urlencoded")))
+                            .await?
+                    }
+                };
+                read_single(&answer.view(), &self.endpoint)
+            }
+            many => {
+                let body = bulk_body(many, self.token.as_ref());
+                let answer = self
+                    .exchange(None, Some((body, "application/json")))
+                    .await?;
+                let all_cip = many.iter().all(|h| h.client_ip().is_some());
+                read_bulk(&answer.view(), &self.endpoint, many.len(), all_cip)
+            }
+        }
+    }
+}
+
+fn tls_config(config: &TrackerConfig) -> Result<rustls::ClientConfig, ConfigError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &config.tls_ca_file {
+        let invalid = |message: String| ConfigError::Invalid {
+            key: "tls_ca_file".into(),
+            message,
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| invalid(format!("{} could not be read: {e}", path.display())))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                invalid(format!(
+                    "{} is not a PEM certificate file: {e}",
+                    path.display()
+                ))
+            })?;
+        if certs.is_empty() {
+            return Err(invalid(format!("{} holds no certificate", path.display())));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                invalid(format!(
+                    "{} holds a certificate rustls refuses: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError::Source(format!("TLS set-up failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tls)
+}
+
+fn chain_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate_parse(value)?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+fn httpdate_parse(value: &str) -> Option<std::time::SystemTime> {
+    httpdate::parse_http_date(value).ok()
+}
+
+/// Resolves names with getaddrinfo and marks failures as DNS failures.
+#[derive(Clone)]
+struct Resolver(GaiResolver);
+
+#[derive(Debug)]
+struct DnsError {
+    host: String,
+    message: String,
+}
+
+impl std::fmt::Display for DnsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "could not resolve {}: {}", self.host, self.message)
+    }
+}
+
+impl std::error::Error for DnsError {}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl Service<Name> for Resolver {
+    type Response = <GaiResolver as Service<Name>>::Response;
+    type Error = DnsError;
+    type Future = BoxFuture<Result<Self::Response, DnsError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), DnsError>> {
+        self.0.poll_ready(cx).map_err(|e| DnsError {
+            host: String::new(),
+            message: e.to_string(),
+        })
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let host = name.as_str().to_owned();
+        let lookup = self.0.call(name);
+        Box::pin(async move {
+            lookup.await.map_err(|e| DnsError {
+                host,
+                message: e.to_string(),
+            })
+        })
+    }
+}
+
+/// Connects directly or through an HTTP proxy's CONNECT tunnel.
+#[derive(Clone)]
+enum Connector {
+    Direct(HttpConnector<Resolver>),
+    Tunnel(Tunnel<HttpConnector<Resolver>>),
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Service<Uri> for Connector {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<Self::Response, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        match self {
+            Connector::Direct(c) => c.poll_ready(cx).map_err(Into::into),
+            Connector::Tunnel(c) => c.poll_ready(cx).map_err(Into::into),
+        }
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        match self {
+            Connector::Direct(c) => {
+                let connecting = c.call(dst);
+                Box::pin(async move { connecting.await.map_err(Into::into) })
+            }
+            Connector::Tunnel(c) => {
+                // The tunnel assumes port 443 when the URI has none: name it.
+                let dst = with_port(dst);
+                let connecting = c.call(dst);
+                Box::pin(async move {
+                    connecting
+                        .await
+                        .map_err(|e| Box::new(ProxyError(Box::new(e))) as BoxError)
+                })
+            }
+        }
+    }
+}
+
+/// A failure on the way through the proxy (its source says what).
+#[derive(Debug)]
+struct ProxyError(BoxError);
+
+impl std::fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("through the proxy")
+    }
+}
+
+impl std::error::Error for ProxyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+fn with_port(uri: Uri) -> Uri {
+    if uri.port().is_some() {
+        return uri;
+    }
+    let port = if uri.scheme_str() == Some("http") {
+        80
+    } else {
+        443
+    };
+    let Some(host) = uri.host() else { return uri };
+    let authority = format!("{host}:{port}");
+    let mut parts = uri.clone().into_parts();
+    match authority.parse() {
+        Ok(authority) => {
+            parts.authority = Some(authority);
+            Uri::from_parts(parts).unwrap_or(uri)
+        }
+        Err(_) => uri,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn tunnel_destinations_name_their_port() {
+        assert_eq!(
+            with_port("http://m.example/x".parse().unwrap()).port_u16(),
+            Some(80)
+        );
+        assert_eq!(
+            with_port("https://m.example/x".parse().unwrap()).port_u16(),
+            Some(443)
+        );
+        assert_eq!(
+            with_port("https://m.example:8443/".parse().unwrap()).port_u16(),
+            Some(8443)
+        );
+    }
+}

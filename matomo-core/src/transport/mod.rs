@@ -1,0 +1,92 @@
+//! Delivery to Matomo: the [`Transport`] trait, its errors, and how Matomo's answers are read.
+//!
+//! A transport sends a batch of hits: one as a single request (GET without a token, a form POST with
+//! one, so the token never sits in a URL), several as one bulk POST
+//! `{"requests": ["?idsite=...", ...], "token_auth": "..."}`. It reads the answer as a real Matomo
+//! gives it (see `MATOMO_ANSWERS.md`): a 200 is not proof of tracking, the bulk JSON says what was
+//! tracked, an HTML page is either the tracker's own notice or not Matomo at all. Every failure is a
+//! [`TransportError`] that knows whether retrying can help.
+
+mod answer;
+mod error;
+mod hyper_transport;
+
+pub use answer::{looks_like_tracker, BulkAnswer, TRACKER_FINGERPRINT};
+pub use error::{RejectReason, TimeoutPhase, TransportError};
+pub use hyper_transport::{HyperTransport, RawAnswer};
+
+use crate::request::TrackingRequest;
+use crate::secret::TokenAuth;
+use async_trait::async_trait;
+
+/// What Matomo confirmed for a batch that went through whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Accepted {
+    /// Hits Matomo says it tracked.
+    pub tracked: usize,
+}
+
+impl Accepted {
+    /// `tracked` hits accepted.
+    pub fn new(tracked: usize) -> Self {
+        Self { tracked }
+    }
+}
+
+/// Sends hits to Matomo. Implement it to deliver some other way (a queue, a test double).
+///
+/// ```
+/// use async_trait::async_trait;
+/// use matomo_core::{Accepted, TrackingRequest, Transport, TransportError};
+///
+/// /// Prints hits instead of sending them.
+/// struct Print;
+///
+/// #[async_trait]
+/// impl Transport for Print {
+///     async fn send(&self, hits: &[TrackingRequest]) -> Result<Accepted, TransportError> {
+///         for hit in hits {
+///             println!("?{}", hit.to_query());
+///         }
+///         Ok(Accepted::new(hits.len()))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `hits` (one or more) and reports what Matomo made of them.
+    async fn send(&self, hits: &[TrackingRequest]) -> Result<Accepted, TransportError>;
+}
+
+#[async_trait]
+impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
+    async fn send(&self, hits: &[TrackingRequest]) -> Result<Accepted, TransportError> {
+        (**self).send(hits).await
+    }
+}
+
+/// The bulk request body: `{"requests": ["?...", ...], "token_auth": "..."}`.
+///
+/// ```
+/// use matomo_core::{bulk_body, TrackingRequest};
+/// let hit = TrackingRequest::builder(1).url("https://a.example/").build().unwrap();
+/// let body = bulk_body(&[hit.clone(), hit], None);
+/// assert!(body.starts_with(r#"{"requests":["?idsite=1&rec=1"#));
+/// ```
+pub fn bulk_body(hits: &[TrackingRequest], token: Option<&TokenAuth>) -> String {
+    let requests: Vec<String> = hits.iter().map(|h| format!("?{}", h.to_query())).collect();
+    let mut body = serde_json::json!({ "requests": requests });
+    if let Some(token) = token {
+        body["token_auth"] = serde_json::Value::String(token.expose().to_owned());
+    }
+    body.to_string()
+}
+
+/// The form body of a single hit sent with a token: the query plus `token_auth`.
+pub(crate) fn single_form_body(hit: &TrackingRequest, token: &TokenAuth) -> String {
+    let mut body = hit.to_query();
+    body.push_str("&token_auth=");
+    body.extend(form_urlencoded::byte_serialize(token.expose().as_bytes()));
+    body
+}

@@ -1,0 +1,91 @@
+//! `VisitorId`: Matomo's visitor id, exactly 16 hexadecimal digits (8 bytes).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A Matomo visitor id: 8 bytes, written as exactly 16 lowercase hexadecimal digits.
+///
+/// Matomo accepts nothing else as `_id` or `cid`; parsing refuses every other shape, so an id taken from
+/// a cookie or a header is either valid or absent.
+///
+/// ```
+/// use matomo_core::VisitorId;
+/// let id: VisitorId = "0123456789ABCDEF".parse().unwrap();
+/// assert_eq!(id.to_string(), "0123456789abcdef");
+/// assert!("0123".parse::<VisitorId>().is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VisitorId([u8; 8]);
+
+/// A visitor id that is not 16 hexadecimal digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a visitor id must be exactly 16 hexadecimal digits")]
+pub struct InvalidVisitorId;
+
+impl VisitorId {
+    /// The id made of these 8 bytes.
+    pub const fn from_bytes(bytes: [u8; 8]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 8 bytes of the id.
+    pub const fn to_bytes(self) -> [u8; 8] {
+        self.0
+    }
+}
+
+impl FromStr for VisitorId {
+    type Err = InvalidVisitorId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let digits = s.as_bytes();
+        if digits.len() != 16 {
+            return Err(InvalidVisitorId);
+        }
+        let mut bytes = [0u8; 8];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            let high = hex_value(pair[0]).ok_or(InvalidVisitorId)?;
+            let low = hex_value(pair[1]).ok_or(InvalidVisitorId)?;
+            *byte = (high << 4) | low;
+        }
+        Ok(Self(bytes))
+    }
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    char::from(digit).to_digit(16).map(|v| v as u8)
+}
+
+impl fmt::Display for VisitorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for VisitorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VisitorId({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn display_parses_back(bytes: [u8; 8]) {
+            let id = VisitorId::from_bytes(bytes);
+            let text = id.to_string();
+            prop_assert_eq!(text.len(), 16);
+            prop_assert_eq!(text.parse::<VisitorId>().unwrap(), id);
+        }
+
+        #[test]
+        fn only_sixteen_hex_digits_parse(s in "\\PC{0,20}") {
+            let valid = s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+            prop_assert_eq!(s.parse::<VisitorId>().is_ok(), valid);
+        }
+    }
+}
