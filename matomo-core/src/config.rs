@@ -386,7 +386,11 @@ impl TrackerConfig {
 
     /// The `MATOMO_*` environment provider, to merge into a figment of your own.
     pub fn env_provider() -> Env {
-        Env::prefixed("MATOMO_").filter(|key| KNOWN_KEYS.contains(&key.as_str()))
+        Env::prefixed("MATOMO_").filter(|key| {
+            KNOWN_KEYS
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(key.as_str()))
+        })
     }
 
     /// Loads and validates a config from a figment (its root is the config table).
@@ -560,9 +564,7 @@ fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Er
     }
     match Number::deserialize(deserializer) {
         Ok(Number::Int(s)) => Ok(Duration::from_secs(s)),
-        Ok(Number::Float(s)) if (0.0..1e9).contains(&s) => {
-            Ok(Duration::from_secs_f64(s))
-        }
+        Ok(Number::Float(s)) if (0.0..1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
         _ => Err(serde::de::Error::custom(
             "expected a number of seconds, e.g. 5 or 0.5",
         )),

@@ -77,7 +77,6 @@ pub struct TrackingRequest {
 
 /// Page performance timings in milliseconds (`pf_net`, `pf_srv`, `pf_tfr`, `pf_dm1`, `pf_dm2`, `pf_onl`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Performance {
     /// `pf_net`: network time.
     pub network: Option<u32>,
@@ -95,7 +94,6 @@ pub struct Performance {
 
 /// Visitor location overrides (`country`, `region`, `city`, `lat`, `long`); they need a token.
 #[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Geo {
     /// `country`: two-letter country code.
     pub country: Option<String>,

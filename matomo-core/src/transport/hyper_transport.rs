@@ -189,6 +189,7 @@ impl HyperTransport {
                     message: format!("the answer broke off or was too large: {e}"),
                 })?
                 .to_bytes();
+            tracing::debug!(status, bytes = body.len(), "Matomo answered");
             Ok(RawAnswer {
                 status,
                 content_type: headers
@@ -212,10 +213,10 @@ impl HyperTransport {
         }
     }
 
-    fn classify(&self, error: &hyper_util::client::legacy::Error) -> TransportError {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-        let mut tunnel_failed = false;
-        while let Some(current) = source {
+    fn classify(&self, error: &(dyn std::error::Error + 'static)) -> TransportError {
+        let chain = error_chain(error);
+        let via_proxy = chain.iter().any(|e| e.is::<ProxyError>());
+        for current in &chain {
             if let Some(dns) = current.downcast_ref::<DnsError>() {
                 return TransportError::Dns {
                     host: dns.host.clone(),
@@ -225,49 +226,44 @@ impl HyperTransport {
             if let Some(tls) = current.downcast_ref::<rustls::Error>() {
                 return self.tls_error(tls);
             }
-            if current.is::<ProxyError>() {
-                tunnel_failed = true;
-            }
-            if let Some(io) = current.downcast_ref::<std::io::Error>() {
-                if let Some(tls) = io
-                    .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                {
-                    return self.tls_error(tls);
-                }
-                let endpoint = self.endpoint.clone();
-                let via = if tunnel_failed {
-                    " (through the proxy)"
-                } else {
-                    ""
-                };
-                return match io.kind() {
-                    std::io::ErrorKind::TimedOut => TransportError::Timeout {
-                        phase: TimeoutPhase::Connect,
-                        after: self.connect_timeout,
-                        endpoint,
-                    },
-                    std::io::ErrorKind::ConnectionRefused => TransportError::Connect {
-                        endpoint,
-                        refused: true,
-                        message: format!("connection refused{via}: nothing listens there; check host and port in `url`"),
-                    },
-                    _ => TransportError::Connect {
-                        endpoint,
-                        refused: false,
-                        message: format!("{io}{via}"),
-                    },
-                };
-            }
-            source = current.source();
         }
-        let message = if tunnel_failed {
-            format!("the proxy refused the tunnel: {}", chain_text(error))
+        let via = if via_proxy {
+            " (through the proxy)"
         } else {
-            chain_text(error)
+            ""
+        };
+        let endpoint = self.endpoint.clone();
+        for current in &chain {
+            if let Some(io) = current.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    std::io::ErrorKind::TimedOut => {
+                        return TransportError::Timeout {
+                            phase: TimeoutPhase::Connect,
+                            after: self.connect_timeout,
+                            endpoint,
+                        }
+                    }
+                    std::io::ErrorKind::ConnectionRefused => {
+                        return TransportError::Connect {
+                            endpoint,
+                            refused: true,
+                            message: format!(
+                                "connection refused{via}: nothing listens there; check host and port in `url`"
+                            ),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let message = chain_text(error);
+        let message = if via_proxy {
+            format!("the proxy failed: {message}")
+        } else {
+            message
         };
         TransportError::Connect {
-            endpoint: self.endpoint.clone(),
+            endpoint,
             refused: false,
             message,
         }
@@ -373,6 +369,28 @@ fn tls_config(config: &TrackerConfig) -> Result<rustls::ClientConfig, ConfigErro
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tls)
+}
+
+/// The error and its sources, looking inside `io::Error`s that wrap another error.
+fn error_chain<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut chain = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        chain.push(current);
+        next = match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+        if chain.len() > 32 {
+            break;
+        }
+    }
+    chain
 }
 
 fn chain_text(error: &dyn std::error::Error) -> String {
@@ -528,6 +546,42 @@ fn with_port(uri: Uri) -> Uri {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug)]
+    struct Outer(DnsError);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_lookup_is_classified_as_dns() {
+        let transport =
+            HyperTransport::new(&TrackerConfig::new("https://matomo.example/matomo.php", 1))
+                .unwrap();
+        let error = Outer(DnsError {
+            host: "matomo.example".into(),
+            message: "failed to lookup address information".into(),
+        });
+        let classified = transport.classify(&error);
+        assert!(
+            matches!(&classified, TransportError::Dns { host, .. } if host == "matomo.example"),
+            "{classified:?}"
+        );
+        assert!(classified.is_retryable());
+        assert!(
+            classified.to_string().contains("check the host name"),
+            "{classified}"
+        );
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

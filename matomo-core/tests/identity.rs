@@ -1,0 +1,186 @@
+//! Visitor ids from Matomo's cookie or a keyed hash, and the client IP behind proxies.
+
+use matomo_core::{
+    client_ip, forwarded_for, visitor_id_from_cookies, HttpExchange, Salt, VisitorIdDeriver,
+};
+use proptest::prelude::*;
+use std::net::IpAddr;
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+#[test]
+fn matomo_4_cookie_layout_is_read() {
+    let id = visitor_id_from_cookies("_pk_id.3.a1b2=5a4b3c2d1e0f9a8b.1732530000.", 3).unwrap();
+    assert_eq!(id.to_string(), "5a4b3c2d1e0f9a8b");
+    let without_dot = visitor_id_from_cookies("_pk_id.3.a1b2=5a4b3c2d1e0f9a8b.1732530000", 3);
+    assert_eq!(without_dot, Some(id));
+}
+
+#[test]
+fn the_older_six_field_cookie_layout_is_read() {
+    let header =
+        "_pk_ses.1.dead=1; _pk_id.1.dead=0011223344556677.1600000000.5.1600003600.1600001800.";
+    assert_eq!(
+        visitor_id_from_cookies(header, 1).unwrap().to_string(),
+        "0011223344556677"
+    );
+}
+
+#[test]
+fn garbage_cookies_are_ignored() {
+    for header in [
+        "_pk_id.1.x=not-hex-at-all.1600000000",
+        "_pk_id.1.x=0011223344556677",
+        "_pk_id.1.x=00112233445566.1600000000",
+        "_pk_id.1.x=0011223344556677.16000x0000",
+        "_pk_id.1.x=0011223344556677.1.2.3",
+        "_pk_id.1.x",
+        ";;;==;",
+        "",
+    ] {
+        assert_eq!(visitor_id_from_cookies(header, 1), None, "{header}");
+    }
+}
+
+#[test]
+fn another_sites_cookie_is_not_used() {
+    assert_eq!(
+        visitor_id_from_cookies("_pk_id.12.x=0011223344556677.1600000000", 1),
+        None
+    );
+}
+
+#[test]
+fn derived_ids_are_stable_per_visitor_and_differ_between_visitors_and_salts() {
+    let a = VisitorIdDeriver::new(&Salt::new("one"));
+    let b = VisitorIdDeriver::new(&Salt::new("two"));
+    let visitor = (Some(ip("192.0.2.1")), Some("Firefox"));
+    assert_eq!(
+        a.derive(visitor.0, visitor.1),
+        a.derive(visitor.0, visitor.1)
+    );
+    assert_ne!(
+        a.derive(visitor.0, visitor.1),
+        a.derive(visitor.0, Some("Chrome"))
+    );
+    assert_ne!(
+        a.derive(visitor.0, visitor.1),
+        a.derive(Some(ip("192.0.2.2")), visitor.1)
+    );
+    assert_ne!(
+        a.derive(visitor.0, visitor.1),
+        b.derive(visitor.0, visitor.1)
+    );
+}
+
+fn exchange(peer: &str, headers: &[(&str, &str)]) -> HttpExchange {
+    let mut builder = HttpExchange::builder("GET", "/").peer(ip(peer));
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    builder.build()
+}
+
+#[test]
+fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
+    let e = exchange(
+        "198.51.100.9",
+        &[("x-forwarded-for", "1.2.3.4"), ("x-real-ip", "5.6.7.8")],
+    );
+    assert_eq!(client_ip(&e, &[]), Some(ip("198.51.100.9")));
+    let trusted = ["10.0.0.0/8".parse().unwrap()];
+    assert_eq!(client_ip(&e, &trusted), Some(ip("198.51.100.9")));
+}
+
+#[test]
+fn the_chain_is_walked_from_the_right_skipping_trusted_hops() {
+    let trusted = [
+        "10.0.0.0/8".parse().unwrap(),
+        "2001:db8:ffff::/48".parse().unwrap(),
+    ];
+    // A client-supplied spoof on the left must not win.
+    let e = exchange(
+        "10.0.0.1",
+        &[("x-forwarded-for", "6.6.6.6, 203.0.113.5, 10.1.1.1")],
+    );
+    assert_eq!(client_ip(&e, &trusted), Some(ip("203.0.113.5")));
+    let all_trusted = exchange("10.0.0.1", &[("x-forwarded-for", "10.9.9.9, 10.1.1.1")]);
+    assert_eq!(client_ip(&all_trusted, &trusted), Some(ip("10.9.9.9")));
+}
+
+#[test]
+fn forwarded_wins_over_x_forwarded_for_and_reads_ipv6_with_ports() {
+    let trusted = ["10.0.0.0/8".parse().unwrap()];
+    let e = exchange(
+        "10.0.0.1",
+        &[
+            (
+                "forwarded",
+                r#"for="[2001:db8:cafe::17]:4711";proto=https;by=10.0.0.1"#,
+            ),
+            ("x-forwarded-for", "1.1.1.1"),
+        ],
+    );
+    assert_eq!(client_ip(&e, &trusted), Some(ip("2001:db8:cafe::17")));
+}
+
+#[test]
+fn x_real_ip_is_used_last() {
+    let trusted = ["127.0.0.1/32".parse().unwrap()];
+    let e = exchange("127.0.0.1", &[("x-real-ip", "203.0.113.77")]);
+    assert_eq!(client_ip(&e, &trusted), Some(ip("203.0.113.77")));
+}
+
+#[test]
+fn an_unreadable_hop_falls_back_to_the_peer() {
+    let trusted = ["10.0.0.0/8".parse().unwrap()];
+    let e = exchange("10.0.0.1", &[("x-forwarded-for", "203.0.113.5, garbage")]);
+    assert_eq!(client_ip(&e, &trusted), Some(ip("10.0.0.1")));
+    let f = exchange("10.0.0.1", &[("forwarded", "for=unknown")]);
+    assert_eq!(client_ip(&f, &trusted), Some(ip("10.0.0.1")));
+}
+
+#[test]
+fn ipv4_mapped_peers_are_canonical() {
+    let trusted = ["192.0.2.0/24".parse().unwrap()];
+    let e = exchange("::ffff:192.0.2.1", &[("x-forwarded-for", "198.51.100.2")]);
+    assert_eq!(client_ip(&e, &trusted), Some(ip("198.51.100.2")));
+}
+
+#[test]
+fn forwarded_handles_quotes_and_commas_inside_them() {
+    let hops = forwarded_for(r#"for="_gazonk", for="198.51.100.17:80";by="a,b", For=192.0.2.60"#);
+    assert_eq!(
+        hops,
+        vec![None, Some(ip("198.51.100.17")), Some(ip("192.0.2.60"))]
+    );
+}
+
+proptest! {
+    #[test]
+    fn cookie_parsing_never_panics_and_only_yields_valid_ids(header in "\\PC{0,120}") {
+        if let Some(id) = visitor_id_from_cookies(&header, 1) {
+            prop_assert_eq!(id.to_string().len(), 16);
+        }
+    }
+
+    #[test]
+    fn forwarded_parsing_never_panics(header in "\\PC{0,120}") {
+        let _ = forwarded_for(&header);
+    }
+
+    #[test]
+    fn the_client_is_never_a_trusted_proxy_when_an_untrusted_hop_exists(
+        client in any::<[u8; 4]>(),
+        proxies in proptest::collection::vec(any::<u8>(), 0..4),
+    ) {
+        let client = IpAddr::from(client);
+        prop_assume!(!matches!(client, IpAddr::V4(v4) if v4.octets()[0] == 10));
+        let mut chain = vec![client.to_string()];
+        chain.extend(proxies.iter().map(|p| format!("10.0.0.{p}")));
+        let e = exchange("10.0.0.1", &[("x-forwarded-for", &chain.join(", "))]);
+        prop_assert_eq!(client_ip(&e, &["10.0.0.0/8".parse().unwrap()]), Some(client));
+    }
+}

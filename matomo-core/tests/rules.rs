@@ -1,0 +1,178 @@
+//! `decide`: every rule that can skip a request, and the order they apply in.
+
+use bytes::Bytes;
+use matomo_core::{
+    decide, BotPolicy, Decision, HttpExchange, PathPattern, SkipReason, TrackerConfig,
+};
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+fn config() -> TrackerConfig {
+    TrackerConfig::new("https://m.example/matomo.php", 1)
+}
+
+fn request(path: &str) -> matomo_core::ExchangeBuilder {
+    HttpExchange::builder("GET", path).header("user-agent", FIREFOX)
+}
+
+#[test]
+fn ignore_paths_are_prefixes_as_in_the_seed() {
+    let mut config = config();
+    config.ignore_paths = vec![
+        PathPattern::new("/debug/").unwrap(),
+        PathPattern::new("/health").unwrap(),
+    ];
+    let skip = Decision::Skip(SkipReason::IgnoredPath);
+    assert_eq!(decide(&config, &request("/debug/toolbar").build()), skip);
+    assert_eq!(decide(&config, &request("/healthz").build()), skip);
+    assert_eq!(
+        decide(&config, &request("/api/debug/").build()),
+        Decision::Track
+    );
+}
+
+#[test]
+fn ignore_paths_with_wildcards_are_globs_over_the_whole_path() {
+    let mut config = config();
+    config.ignore_paths = vec![
+        PathPattern::new("/static/**/*.css").unwrap(),
+        PathPattern::new("/*.ico").unwrap(),
+    ];
+    let skip = Decision::Skip(SkipReason::IgnoredPath);
+    assert_eq!(
+        decide(&config, &request("/static/a/b/site.css").build()),
+        skip
+    );
+    assert_eq!(decide(&config, &request("/favicon.ico").build()), skip);
+    assert_eq!(
+        decide(&config, &request("/static/a/b/site.js").build()),
+        Decision::Track
+    );
+}
+
+#[test]
+fn ignored_status_codes_are_skipped() {
+    let mut config = config();
+    config.ignore_status_codes = vec![404];
+    assert_eq!(
+        decide(&config, &request("/missing").status(404).build()),
+        Decision::Skip(SkipReason::IgnoredStatus)
+    );
+    assert_eq!(
+        decide(&config, &request("/here").status(200).build()),
+        Decision::Track
+    );
+}
+
+#[test]
+fn ignore_html_uses_the_content_type() {
+    let mut config = config();
+    config.ignore_html = true;
+    let html = request("/")
+        .content_type("text/html; charset=utf-8")
+        .build();
+    assert_eq!(decide(&config, &html), Decision::Skip(SkipReason::Html));
+    let json = request("/api").content_type("application/json").build();
+    assert_eq!(decide(&config, &json), Decision::Track);
+}
+
+#[test]
+fn ignore_html_sniffs_the_body_start_in_any_case() {
+    let mut config = config();
+    config.ignore_html = true;
+    for body in [
+        &b"<!DOCTYPE HTML><p>"[..],
+        b"\n  <HtMl lang=en>",
+        b"<!doctype html>",
+    ] {
+        let exchange = request("/legacy")
+            .content_type("application/octet-stream")
+            .body_prefix(Bytes::copy_from_slice(body))
+            .build();
+        assert_eq!(
+            decide(&config, &exchange),
+            Decision::Skip(SkipReason::Html),
+            "{body:?}"
+        );
+    }
+    let text = request("/t")
+        .body_prefix(Bytes::from_static(b"plain <b>text</b>"))
+        .build();
+    assert_eq!(decide(&config, &text), Decision::Track);
+}
+
+#[test]
+fn html_is_tracked_when_ignore_html_is_off() {
+    let html = request("/").content_type("text/html").build();
+    assert_eq!(decide(&config(), &html), Decision::Track);
+}
+
+#[test]
+fn the_method_filter_skips_other_methods() {
+    let mut config = config();
+    config.methods = vec!["get".into(), "POST".into()];
+    let options = HttpExchange::builder("OPTIONS", "/")
+        .header("user-agent", FIREFOX)
+        .build();
+    assert_eq!(
+        decide(&config, &options),
+        Decision::Skip(SkipReason::Method)
+    );
+    let post = HttpExchange::builder("POST", "/")
+        .header("user-agent", FIREFOX)
+        .build();
+    assert_eq!(decide(&config, &post), Decision::Track);
+}
+
+#[test]
+fn do_not_track_and_global_privacy_control_are_honoured_by_default() {
+    let config = config();
+    assert_eq!(
+        decide(&config, &request("/").header("DNT", "1").build()),
+        Decision::Skip(SkipReason::DoNotTrack)
+    );
+    assert_eq!(
+        decide(&config, &request("/").header("Sec-GPC", "1").build()),
+        Decision::Skip(SkipReason::GlobalPrivacyControl)
+    );
+    assert_eq!(
+        decide(&config, &request("/").header("DNT", "0").build()),
+        Decision::Track
+    );
+}
+
+#[test]
+fn do_not_track_can_be_switched_off() {
+    let mut config = config();
+    config.honor_dnt = false;
+    config.honor_gpc = false;
+    let exchange = request("/")
+        .header("DNT", "1")
+        .header("Sec-GPC", "1")
+        .build();
+    assert_eq!(decide(&config, &exchange), Decision::Track);
+}
+
+#[test]
+fn bots_are_skipped_by_default_and_tracked_on_request() {
+    let bot = HttpExchange::builder("GET", "/")
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        )
+        .build();
+    assert_eq!(decide(&config(), &bot), Decision::Skip(SkipReason::Bot));
+    let mut config = config();
+    config.bots = BotPolicy::Track;
+    assert_eq!(decide(&config, &bot), Decision::Track);
+}
+
+#[test]
+fn disabled_tracking_skips_everything() {
+    let mut config = config();
+    config.enabled = false;
+    assert_eq!(
+        decide(&config, &request("/").build()),
+        Decision::Skip(SkipReason::Disabled)
+    );
+}

@@ -1,0 +1,527 @@
+//! `HyperTransport` against `MockMatomo`: every answer in MATOMO_ANSWERS.md, faults, TLS, proxy, and
+//! a token that never shows.
+
+use matomo_core::testing::{Fault, HitOutcome, MockMatomo, Via, TRANSPARENT_GIF};
+use matomo_core::{
+    looks_like_tracker, BulkAnswer, HyperTransport, RejectReason, TimeoutPhase, TokenAuth,
+    TrackerConfig, TrackingRequest, Transport, TransportError,
+};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const TOKEN: &str = "c0ffee0123456789deadbeef";
+
+fn hit(site: u32, path: &str) -> TrackingRequest {
+    TrackingRequest::builder(site)
+        .url(format!("https://shop.example{path}"))
+        .action_name(path)
+        .build()
+        .unwrap()
+}
+
+fn hit_with_cip(site: u32) -> TrackingRequest {
+    TrackingRequest::builder(site)
+        .url("https://shop.example/")
+        .client_ip("203.0.113.5".parse().unwrap())
+        .token(&TokenAuth::new("any").unwrap())
+        .build()
+        .unwrap()
+}
+
+fn transport(url: &str, token: Option<&str>) -> HyperTransport {
+    let mut config = TrackerConfig::new(url, 1);
+    config.token_auth = token.map(|t| TokenAuth::new(t).unwrap());
+    config.timeout = Duration::from_secs(5);
+    config.proxy = None;
+    HyperTransport::new(&config).unwrap()
+}
+
+#[tokio::test]
+async fn a_single_hit_without_token_is_a_get_answered_204() {
+    let matomo = MockMatomo::start().await;
+    let accepted = transport(&matomo.url(), None)
+        .send(&[hit(1, "/a")])
+        .await
+        .unwrap();
+    assert_eq!(accepted.tracked, 1);
+    let received = matomo.hits();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].via, Via::Get);
+    assert_eq!(received[0].token, None);
+    assert_eq!(matomo.tracked(), vec![hit(1, "/a")]);
+}
+
+#[tokio::test]
+async fn a_single_hit_with_token_is_posted_so_the_token_never_sits_in_a_url() {
+    let matomo = MockMatomo::builder().token(TOKEN).start().await;
+    let t = transport(&matomo.url(), Some(TOKEN));
+    t.send(&[hit_with_cip(1)]).await.unwrap();
+    let received = &matomo.hits()[0];
+    assert_eq!(received.via, Via::Post);
+    assert_eq!(received.token, Some(true));
+    assert_eq!(received.outcome, HitOutcome::Tracked);
+    assert_eq!(received.param("token_auth"), Some("***"));
+}
+
+#[tokio::test]
+async fn a_hit_asking_for_the_image_gets_the_43_byte_gif_and_counts_as_tracked() {
+    let matomo = MockMatomo::start().await;
+    let t = transport(&matomo.url(), None);
+    let gif_hit = TrackingRequest::builder(1)
+        .url("https://shop.example/")
+        .send_image(true)
+        .build()
+        .unwrap();
+    let raw = t.exchange(Some(&gif_hit.to_query()), None).await.unwrap();
+    assert_eq!(raw.status, 200);
+    assert_eq!(raw.content_type.as_deref(), Some("image/gif"));
+    assert_eq!(&raw.body[..], &TRANSPARENT_GIF[..]);
+    assert_eq!(t.send(&[gif_hit]).await.unwrap().tracked, 1);
+}
+
+#[tokio::test]
+async fn a_hit_without_rec_gets_204_but_is_not_tracked() {
+    let matomo = MockMatomo::start().await;
+    let raw = transport(&matomo.url(), None)
+        .exchange(Some("idsite=1&url=https%3A%2F%2Fshop.example%2F"), None)
+        .await
+        .unwrap();
+    assert_eq!(raw.status, 204);
+    assert_eq!(matomo.hits()[0].outcome, HitOutcome::NotRecorded);
+    assert!(matomo.tracked().is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_site_id_is_a_permanent_rejection() {
+    let matomo = MockMatomo::start().await;
+    let err = transport(&matomo.url(), None)
+        .send(&[hit(99, "/")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TransportError::Rejected {
+            tracked: 0,
+            invalid: 1,
+            indices: Some(vec![0]),
+            reason: RejectReason::SiteIdOrToken
+        }
+    );
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("site id is unknown"), "{err}");
+}
+
+#[tokio::test]
+async fn cip_with_a_wrong_token_is_rejected_with_400() {
+    let matomo = MockMatomo::builder().token(TOKEN).start().await;
+    let t = transport(&matomo.url(), Some("wrongtoken"));
+    let raw_status = t.send(&[hit_with_cip(1)]).await.unwrap_err();
+    assert!(matches!(
+        raw_status,
+        TransportError::Rejected {
+            reason: RejectReason::SiteIdOrToken,
+            ..
+        }
+    ));
+    assert_eq!(matomo.hits()[0].outcome, HitOutcome::BadToken);
+}
+
+#[tokio::test]
+async fn the_tracker_without_parameters_shows_its_fingerprint() {
+    let matomo = MockMatomo::start().await;
+    let raw = transport(&matomo.url(), None)
+        .exchange(None, None)
+        .await
+        .unwrap();
+    assert_eq!(raw.status, 200);
+    assert!(raw.content_type.unwrap().starts_with("text/html"));
+    assert!(looks_like_tracker(&raw.body));
+}
+
+#[tokio::test]
+async fn another_path_of_the_server_is_not_matomo() {
+    let matomo = MockMatomo::start().await;
+    let url = format!("{}/index.php", matomo.base_url());
+    let err = transport(&url, None)
+        .send(&[hit(1, "/")])
+        .await
+        .unwrap_err();
+    match &err {
+        TransportError::NotMatomo { status, what, .. } => {
+            assert_eq!(*status, 200);
+            assert!(what.contains("Sign in - Matomo"), "{what}");
+        }
+        other => panic!("expected NotMatomo, got {other:?}"),
+    }
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_404_means_a_wrong_path() {
+    let matomo = MockMatomo::start().await;
+    matomo.fail_next(1, Fault::Status(404));
+    let err = transport(&matomo.url(), None)
+        .send(&[hit(1, "/")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::NotMatomo { status: 404, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn several_hits_go_as_one_bulk_request() {
+    let matomo = MockMatomo::builder().token(TOKEN).start().await;
+    let hits = [hit(1, "/a"), hit(1, "/b")];
+    let accepted = transport(&matomo.url(), Some(TOKEN))
+        .send(&hits)
+        .await
+        .unwrap();
+    assert_eq!(accepted.tracked, 2);
+    assert_eq!(matomo.request_count(), 1);
+    assert_eq!(
+        matomo.hits().iter().map(|h| h.via).collect::<Vec<_>>(),
+        vec![Via::Bulk(0), Via::Bulk(1)]
+    );
+    assert_eq!(matomo.tracked(), hits.to_vec());
+}
+
+#[tokio::test]
+async fn a_bulk_with_a_valid_token_names_the_invalid_hits() {
+    let matomo = MockMatomo::builder().token(TOKEN).start().await;
+    let hits = [hit(1, "/a"), hit(99, "/b"), hit(1, "/c")];
+    let err = transport(&matomo.url(), Some(TOKEN))
+        .send(&hits)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TransportError::Rejected {
+            tracked: 2,
+            invalid: 1,
+            indices: Some(vec![1]),
+            reason: RejectReason::SiteIdOrToken
+        }
+    );
+    assert_eq!(matomo.tracked().len(), 2);
+}
+
+#[tokio::test]
+async fn a_bulk_without_token_cannot_tell_which_hit_failed() {
+    let matomo = MockMatomo::start().await;
+    let hits = [hit(1, "/a"), hit(99, "/b")];
+    let err = transport(&matomo.url(), None)
+        .send(&hits)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TransportError::Rejected {
+            tracked: 1,
+            invalid: 1,
+            indices: None,
+            reason: RejectReason::Unspecified
+        }
+    );
+    assert!(err.to_string().contains("configure token_auth"), "{err}");
+}
+
+#[tokio::test]
+async fn a_bad_token_in_bulk_is_no_http_error_but_is_recognised() {
+    let matomo = MockMatomo::builder().token(TOKEN).start().await;
+    let hits = [hit_with_cip(1), hit_with_cip(1)];
+    let err = transport(&matomo.url(), Some("wrongtoken"))
+        .send(&hits)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Rejected {
+                tracked: 0,
+                invalid: 2,
+                reason: RejectReason::LikelyBadToken,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("token is most likely wrong"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_bulk_body_is_answered_with_nothing_tracked() {
+    let matomo = MockMatomo::start().await;
+    let raw = transport(&matomo.url(), None)
+        .exchange(
+            None,
+            Some(("{\"requests\": [".to_owned(), "application/json")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(raw.status, 200);
+    let answer = BulkAnswer::parse(&raw.body).unwrap();
+    assert_eq!(
+        (answer.tracked, answer.invalid, answer.invalid_indices),
+        (0, 0, None)
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retryable() {
+    let matomo = MockMatomo::start().await;
+    matomo.fail_next(1, Fault::Status(500));
+    let t = transport(&matomo.url(), None);
+    let err = t.send(&[hit(1, "/")]).await.unwrap_err();
+    assert!(matches!(err, TransportError::Status { status: 500, .. }));
+    assert!(err.is_retryable());
+    assert_eq!(t.send(&[hit(1, "/")]).await.unwrap().tracked, 1);
+}
+
+#[tokio::test]
+async fn rate_limits_carry_retry_after() {
+    let matomo = MockMatomo::start().await;
+    matomo.fail_next(1, Fault::RateLimited { retry_after: 7 });
+    matomo.fail_next(1, Fault::Unavailable { retry_after: 3 });
+    let t = transport(&matomo.url(), None);
+    let first = t.send(&[hit(1, "/"), hit(1, "/b")]).await.unwrap_err();
+    assert_eq!(first.retry_after(), Some(Duration::from_secs(7)));
+    assert!(first.is_retryable());
+    let second = t.send(&[hit(1, "/")]).await.unwrap_err();
+    assert!(matches!(second, TransportError::Status { status: 503, .. }));
+    assert_eq!(second.retry_after(), Some(Duration::from_secs(3)));
+}
+
+#[tokio::test]
+async fn a_black_holed_matomo_times_out_and_nothing_is_tracked() {
+    let matomo = MockMatomo::start().await;
+    matomo.fail_always(Fault::BlackHole);
+    let mut config = TrackerConfig::new(matomo.url(), 1);
+    config.timeout = Duration::from_millis(300);
+    let err = HyperTransport::new(&config)
+        .unwrap()
+        .send(&[hit(1, "/")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransportError::Timeout {
+                phase: TimeoutPhase::Response,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable() && err.may_have_arrived());
+    assert!(matomo.tracked().is_empty());
+}
+
+#[tokio::test]
+async fn a_slow_answer_within_the_timeout_is_fine() {
+    let matomo = MockMatomo::start().await;
+    matomo.fail_next(1, Fault::Slow(Duration::from_millis(200)));
+    assert_eq!(
+        transport(&matomo.url(), None)
+            .send(&[hit(1, "/")])
+            .await
+            .unwrap()
+            .tracked,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_reset_connection_is_a_retryable_connect_error() {
+    let matomo = MockMatomo::start().await;
+    matomo.fail_next(1, Fault::Reset);
+    let t = transport(&matomo.url(), None);
+    let err = t.send(&[hit(1, "/")]).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(matomo.tracked().is_empty());
+    assert_eq!(t.send(&[hit(1, "/")]).await.unwrap().tracked, 1);
+}
+
+#[tokio::test]
+async fn a_closed_port_is_connection_refused() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let err = transport(&format!("http://127.0.0.1:{port}/matomo.php"), None)
+        .send(&[hit(1, "/")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::Connect { refused: true, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("connection refused"), "{err}");
+}
+
+#[tokio::test]
+async fn a_configured_proxy_is_used() {
+    let matomo = MockMatomo::start().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut config = TrackerConfig::new(matomo.url(), 1);
+    config.proxy = Some(format!("http://127.0.0.1:{closed}"));
+    let err = HyperTransport::new(&config)
+        .unwrap()
+        .send(&[hit(1, "/")])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Connect { .. }), "{err:?}");
+    assert!(err.to_string().contains("proxy"), "{err}");
+    assert!(
+        matomo.hits().is_empty(),
+        "the hit must not bypass the proxy"
+    );
+}
+
+mod tls {
+    use super::*;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A TLS server on 127.0.0.1 with a self-signed certificate that answers every request with 204.
+    async fn tls_server() -> (u16, String) {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let cert_der: CertificateDer<'static> = certified.cert.der().clone();
+        let key =
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert_der], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let mut buf = vec![0u8; 8192];
+                    let mut read = 0;
+                    while let Ok(n) = tls.read(&mut buf[read..]).await {
+                        if n == 0 {
+                            return;
+                        }
+                        read += n;
+                        if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (port, certified.cert.pem())
+    }
+
+    #[tokio::test]
+    async fn a_self_signed_certificate_is_a_tls_error() {
+        let (port, _) = tls_server().await;
+        let err = transport(&format!("https://127.0.0.1:{port}/matomo.php"), None)
+            .send(&[hit(1, "/")])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Tls { .. }), "{err:?}");
+        assert!(!err.is_retryable());
+        assert!(err.to_string().contains("tls_ca_file"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn tls_ca_file_adds_a_root() {
+        let (port, pem) = tls_server().await;
+        let path =
+            std::env::temp_dir().join(format!("matomo-rs-ca-{}-{port}.pem", std::process::id()));
+        std::fs::write(&path, pem).unwrap();
+        let mut config = TrackerConfig::new(format!("https://127.0.0.1:{port}/matomo.php"), 1);
+        config.tls_ca_file = Some(path.clone());
+        let result = HyperTransport::new(&config)
+            .unwrap()
+            .send(&[hit(1, "/")])
+            .await;
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(result.unwrap().tracked, 1);
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused() {
+        let path = std::env::temp_dir().join(format!("matomo-rs-empty-{}.pem", std::process::id()));
+        std::fs::write(&path, "not a certificate").unwrap();
+        let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+        config.tls_ca_file = Some(path.clone());
+        let err = HyperTransport::new(&config).unwrap_err();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(err.key(), Some("tls_ca_file"));
+    }
+}
+
+/// Collects everything `tracing` writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_token_never_shows_in_logs_debug_output_or_errors() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let matomo = MockMatomo::builder().token("the-right-one").start().await;
+    let t = transport(&matomo.url(), Some(TOKEN));
+    let mut texts = vec![format!("{t:?}")];
+    for hits in [
+        vec![hit_with_cip(1)],
+        vec![hit_with_cip(1), hit_with_cip(1)],
+    ] {
+        let err = t.send(&hits).await.unwrap_err();
+        texts.push(format!("{err} {err:?}"));
+    }
+    matomo.fail_next(1, Fault::Status(500));
+    let err = t.send(&[hit(1, "/")]).await.unwrap_err();
+    texts.push(format!("{err} {err:?}"));
+    for hit in matomo.hits() {
+        texts.push(format!("{hit:?}"));
+    }
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("Matomo answered"),
+        "the capture works: {logs}"
+    );
+    texts.push(logs);
+    for text in texts {
+        assert!(!text.contains(TOKEN), "token leaked: {text}");
+    }
+}
