@@ -94,6 +94,29 @@ pub struct TrackerConfig {
     /// An HTTP proxy for reaching Matomo, e.g. `http://proxy.internal:3128`. Default none: the
     /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables decide.
     pub proxy: Option<String>,
+    /// How many hits may wait for delivery; beyond it new hits are dropped and counted
+    /// (`MATOMO_QUEUE_CAPACITY`). Default 10000.
+    pub queue_capacity: usize,
+    /// How many hits go in one bulk request at most (`MATOMO_BATCH_SIZE`). Default 50.
+    pub batch_size: usize,
+    /// How long a hit may wait for others to fill a batch, in seconds (`MATOMO_BATCH_DELAY`).
+    /// Default 1.
+    #[serde(deserialize_with = "seconds")]
+    pub batch_delay: Duration,
+    /// How many times a batch is sent at most before its hits are dropped (`MATOMO_MAX_ATTEMPTS`).
+    /// Default 10.
+    pub max_attempts: u32,
+    /// The first retry's delay ceiling in seconds; it doubles per attempt, with full jitter
+    /// (`MATOMO_RETRY_BASE`). Default 0.5.
+    #[serde(deserialize_with = "seconds")]
+    pub retry_base: Duration,
+    /// The largest retry delay in seconds (`MATOMO_RETRY_CAP`). Default 60.
+    #[serde(deserialize_with = "seconds")]
+    pub retry_cap: Duration,
+    /// How old a hit may grow while undelivered before it is dropped, in seconds
+    /// (`MATOMO_MAX_HIT_AGE`). Default 82800 (23 hours: Matomo wants a token past 24).
+    #[serde(deserialize_with = "seconds")]
+    pub max_hit_age: Duration,
 }
 
 /// Query parameters redacted by default.
@@ -147,6 +170,13 @@ impl Default for TrackerConfig {
             visitor_cookie: false,
             tls_ca_file: None,
             proxy: None,
+            queue_capacity: 10_000,
+            batch_size: 50,
+            batch_delay: Duration::from_secs(1),
+            max_attempts: 10,
+            retry_base: Duration::from_millis(500),
+            retry_cap: Duration::from_secs(60),
+            max_hit_age: Duration::from_secs(23 * 3600),
         }
     }
 }
@@ -346,6 +376,13 @@ pub const KNOWN_KEYS: &[&str] = &[
     "visitor_cookie",
     "tls_ca_file",
     "proxy",
+    "queue_capacity",
+    "batch_size",
+    "batch_delay",
+    "max_attempts",
+    "retry_base",
+    "retry_cap",
+    "max_hit_age",
 ];
 
 const SECRET_KEYS: &[&str] = &["token_auth", "visitor_id_salt"];
@@ -483,6 +520,21 @@ impl TrackerConfig {
             return Err(invalid(
                 "connect_timeout",
                 "must be more than 0 seconds".into(),
+            ));
+        }
+        for (key, value) in [
+            ("queue_capacity", self.queue_capacity),
+            ("batch_size", self.batch_size),
+            ("max_attempts", self.max_attempts as usize),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be 1 or more".into()));
+            }
+        }
+        if self.retry_cap < self.retry_base {
+            return Err(invalid(
+                "retry_cap",
+                "must not be less than retry_base".into(),
             ));
         }
         if let Some(path) = &self.tls_ca_file {

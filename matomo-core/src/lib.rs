@@ -15,6 +15,7 @@
 //! | [`title`] | the page title from an HTML response |
 //! | [`hit`] | [`HitBuilder`]: exchange + config → hit |
 //! | [`transport`] | the [`Transport`] trait and [`HyperTransport`] |
+//! | [`dispatch`] | [`Tracker`]: the queue, batching, retries, flush and shutdown, stats |
 //! | `testing` | `MockMatomo` and `RecordingTransport` (feature `test-util`) |
 //!
 //! # From a served request to Matomo
@@ -48,6 +49,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod config;
+pub mod dispatch;
 pub mod exchange;
 pub mod hit;
 pub mod identity;
@@ -62,6 +64,7 @@ pub mod transport;
 mod visitor;
 
 pub use config::{BotPolicy, ConfigError, PathPattern, TrackerConfig, UrlMask};
+pub use dispatch::{DropReason, Enqueued, Report, Stats, Tracker, TrackerError};
 pub use exchange::{ExchangeBuilder, Field, HttpExchange, Scheme};
 pub use hit::HitBuilder;
 pub use identity::{

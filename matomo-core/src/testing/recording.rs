@@ -30,6 +30,7 @@ pub struct RecordingTransport {
 #[derive(Debug, Default)]
 struct Inner {
     batches: Vec<Vec<TrackingRequest>>,
+    sent_at: Vec<tokio::time::Instant>,
     script: VecDeque<Result<Accepted, TransportError>>,
 }
 
@@ -53,6 +54,12 @@ impl RecordingTransport {
         self.lock().batches.clone()
     }
 
+    /// When each batch was asked for, on tokio's clock (so tests with a paused clock can measure
+    /// delays).
+    pub fn sent_at(&self) -> Vec<tokio::time::Instant> {
+        self.lock().sent_at.clone()
+    }
+
     /// Every hit asked for, in order, across batches.
     pub fn hits(&self) -> Vec<TrackingRequest> {
         self.lock().batches.iter().flatten().cloned().collect()
@@ -64,6 +71,7 @@ impl Transport for RecordingTransport {
     async fn send(&self, hits: &[TrackingRequest]) -> Result<Accepted, TransportError> {
         let mut inner = self.lock();
         inner.batches.push(hits.to_vec());
+        inner.sent_at.push(tokio::time::Instant::now());
         inner
             .script
             .pop_front()

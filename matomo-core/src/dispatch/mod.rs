@@ -1,0 +1,285 @@
+//! Delivery: the [`Tracker`] handle and its background dispatcher.
+//!
+//! The request path only decides and enqueues: [`Tracker::track_exchange`] and [`Tracker::track`]
+//! return at once, never await and never block; a full queue drops the hit and counts it. A
+//! background task builds the hits (identity, privacy, masks, title), batches them by size and by
+//! delay, sends one hit as a single request and several as one bulk request, and retries with
+//! exponential backoff and full jitter, honouring `Retry-After`. Hits Matomo refused are never sent
+//! again; a batch that got no answer is (at least once). Batches go out one at a time, in order, so
+//! each visitor's hits reach Matomo in the order they were tracked, retries included.
+
+mod backoff;
+mod stats;
+mod worker;
+
+pub use stats::{DropReason, Stats};
+
+use crate::config::{ConfigError, TrackerConfig};
+use crate::exchange::HttpExchange;
+use crate::hit::HitBuilder;
+use crate::request::TrackingRequest;
+use crate::rules::{decide, Decision, SkipReason};
+use crate::transport::{HyperTransport, Transport};
+use stats::Counters;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use worker::{Control, Job, Worker};
+
+/// Why a tracker could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrackerError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// There is no tokio runtime to run the dispatcher on.
+    #[error("a Tracker needs a tokio runtime: create it inside one (e.g. in #[tokio::main] or Rocket's ignite)")]
+    NoRuntime,
+}
+
+/// What became of a request or hit handed to the tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Enqueued {
+    /// Queued for delivery.
+    Queued,
+    /// Not tracked, by rule.
+    Skipped(SkipReason),
+    /// Dropped before queueing.
+    Dropped(DropReason),
+}
+
+/// What [`Tracker::flush`] and [`Tracker::shutdown`] report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Whether everything queued before the call was dealt with (delivered, rejected or dropped)
+    /// within the timeout.
+    pub completed: bool,
+    /// Hits still queued or in delivery when the call returned.
+    pub pending: u64,
+    /// The counters when the call returned.
+    pub stats: Stats,
+}
+
+/// A cheap, cloneable handle that tracks requests in Matomo from a background task.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use matomo_core::testing::RecordingTransport;
+/// use matomo_core::{HttpExchange, Tracker, TrackerConfig};
+/// use std::time::Duration;
+/// let transport = RecordingTransport::new();
+/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1);
+/// let tracker = Tracker::with_transport(&config, transport.clone()).unwrap();
+/// tracker.track_exchange(HttpExchange::builder("GET", "/").header("user-agent", "Firefox").build());
+/// let report = tracker.shutdown(Duration::from_secs(5)).await;
+/// assert!(report.completed);
+/// assert_eq!(transport.hits().len(), 1);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Tracker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    jobs: mpsc::Sender<Job>,
+    control: mpsc::UnboundedSender<Control>,
+    config: Arc<TrackerConfig>,
+    counters: Arc<Counters>,
+    closed: AtomicBool,
+    warned: [AtomicU64; DropReason::ALL.len()],
+    started: Instant,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// How often one kind of drop is logged at most.
+const WARN_INTERVAL: Duration = Duration::from_secs(60);
+
+impl Tracker {
+    /// A tracker that sends over HTTP(S) with [`HyperTransport`]. Call it inside a tokio runtime.
+    pub fn new(config: &TrackerConfig) -> Result<Self, TrackerError> {
+        let transport = HyperTransport::new(config)?;
+        Self::with_transport(config, transport)
+    }
+
+    /// A tracker that sends through `transport`. Call it inside a tokio runtime.
+    pub fn with_transport(
+        config: &TrackerConfig,
+        transport: impl Transport,
+    ) -> Result<Self, TrackerError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| TrackerError::NoRuntime)?;
+        let builder = HitBuilder::new(config)?;
+        let config = Arc::new(config.clone());
+        let counters = Arc::new(Counters::default());
+        let (jobs, jobs_rx) = mpsc::channel(config.queue_capacity);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let worker = Worker::new(
+            builder,
+            Arc::new(transport),
+            Arc::clone(&config),
+            Arc::clone(&counters),
+        );
+        let task = runtime.spawn(worker.run(jobs_rx, control_rx));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                jobs,
+                control,
+                config,
+                counters,
+                closed: AtomicBool::new(false),
+                warned: Default::default(),
+                started: Instant::now(),
+                task: Mutex::new(Some(task)),
+            }),
+        })
+    }
+
+    /// Decides whether `exchange` is tracked and, if so, queues it. Returns at once.
+    pub fn track_exchange(&self, exchange: HttpExchange) -> Enqueued {
+        match decide(&self.inner.config, &exchange) {
+            Decision::Skip(reason) => {
+                self.inner.counters.skip(reason);
+                Enqueued::Skipped(reason)
+            }
+            Decision::Track => self.enqueue(Job::Exchange(exchange)),
+        }
+    }
+
+    /// Queues a hit the application built (an event, a goal, ...). Returns at once.
+    pub fn track(&self, request: TrackingRequest) -> Enqueued {
+        self.enqueue(Job::Request(Box::new(request)))
+    }
+
+    fn enqueue(&self, job: Job) -> Enqueued {
+        let counters = &self.inner.counters;
+        counters.tracked.fetch_add(1, Ordering::Relaxed);
+        if self.inner.closed.load(Ordering::Acquire) {
+            return self.dropped(DropReason::ShuttingDown);
+        }
+        counters.pending.fetch_add(1, Ordering::Relaxed);
+        match self.inner.jobs.try_send(job) {
+            Ok(()) => {
+                counters.queued.fetch_add(1, Ordering::Relaxed);
+                Enqueued::Queued
+            }
+            Err(error) => {
+                counters.done(1);
+                let reason = match error {
+                    mpsc::error::TrySendError::Full(_) => DropReason::QueueFull,
+                    mpsc::error::TrySendError::Closed(_) => DropReason::ShuttingDown,
+                };
+                self.dropped(reason)
+            }
+        }
+    }
+
+    fn dropped(&self, reason: DropReason) -> Enqueued {
+        self.inner.counters.drop_hits(reason, 1);
+        let index = DropReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
+        let now = self.inner.started.elapsed().as_millis() as u64 + 1;
+        let last = &self.inner.warned[index];
+        let previous = last.load(Ordering::Relaxed);
+        if (previous == 0 || now.saturating_sub(previous) >= WARN_INTERVAL.as_millis() as u64)
+            && last
+                .compare_exchange(previous, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let total = self
+                .inner
+                .counters
+                .snapshot()
+                .dropped
+                .get(&reason)
+                .copied()
+                .unwrap_or(0);
+            tracing::warn!(reason = %reason, total, "matomo: dropping hits ({reason}); {total} dropped so far for this reason");
+        }
+        Enqueued::Dropped(reason)
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Delivers everything queued so far, waiting at most `timeout`.
+    pub async fn flush(&self, timeout: Duration) -> Report {
+        let (done, wait) = oneshot::channel();
+        let completed = self.inner.control.send(Control::Flush(done)).is_ok()
+            && tokio::time::timeout(timeout, wait)
+                .await
+                .is_ok_and(|r| r.is_ok());
+        self.report(completed)
+    }
+
+    /// Stops taking hits, delivers what is queued within `timeout`, and stops the dispatcher.
+    /// Later calls to `track` count their hits as dropped (shutting down).
+    pub async fn shutdown(&self, timeout: Duration) -> Report {
+        self.inner.closed.store(true, Ordering::Release);
+        let (done, wait) = oneshot::channel();
+        let sent = self.inner.control.send(Control::Shutdown(done)).is_ok();
+        let completed = sent
+            && tokio::time::timeout(timeout, wait)
+                .await
+                .is_ok_and(|r| r.is_ok());
+        let task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            if !completed {
+                task.abort();
+                let left = self.inner.counters.pending.swap(0, Ordering::Relaxed);
+                self.inner
+                    .counters
+                    .drop_hits(DropReason::ShuttingDown, left);
+            }
+        }
+        let report = self.report(completed);
+        let dropped = report.stats.dropped_total();
+        if dropped > 0 || !completed {
+            tracing::warn!(
+                sent = report.stats.sent,
+                dropped,
+                rejected = report.stats.rejected,
+                "matomo: shut down; {} hits delivered, {dropped} dropped, {} rejected",
+                report.stats.sent,
+                report.stats.rejected
+            );
+        }
+        report
+    }
+
+    fn report(&self, completed: bool) -> Report {
+        let stats = self.stats();
+        Report {
+            completed,
+            pending: stats.pending,
+            stats,
+        }
+    }
+
+    /// The config this tracker follows.
+    pub fn config(&self) -> &TrackerConfig {
+        &self.inner.config
+    }
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("url", &self.inner.config.url)
+            .field("site_id", &self.inner.config.site_id)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

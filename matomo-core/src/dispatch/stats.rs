@@ -1,0 +1,157 @@
+//! Delivery counters: what was tracked, skipped, sent, retried, rejected and dropped, and why.
+
+use crate::rules::SkipReason;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Why a hit was dropped without reaching Matomo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The queue was full (Matomo slow or down for long, or traffic above what it takes).
+    QueueFull,
+    /// The tracker was shutting down or shut down.
+    ShuttingDown,
+    /// The hit grew older than `max_hit_age` before it could be delivered.
+    TooOld,
+    /// Every attempt failed (`max_attempts`).
+    RetriesExhausted,
+    /// Delivery failed for a reason retrying cannot fix (TLS, not a Matomo tracker, HTTP 4xx).
+    Permanent,
+    /// The hit could not be built (e.g. a `cdt` older than 24 hours without a token).
+    Invalid,
+}
+
+impl DropReason {
+    /// Every reason, for counters.
+    pub const ALL: [DropReason; 6] = [
+        DropReason::QueueFull,
+        DropReason::ShuttingDown,
+        DropReason::TooOld,
+        DropReason::RetriesExhausted,
+        DropReason::Permanent,
+        DropReason::Invalid,
+    ];
+
+    /// A short stable name, e.g. `queue_full`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::ShuttingDown => "shutting_down",
+            DropReason::TooOld => "too_old",
+            DropReason::RetriesExhausted => "retries_exhausted",
+            DropReason::Permanent => "permanent_failure",
+            DropReason::Invalid => "invalid",
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A snapshot of a tracker's counters, for export to metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Requests and hits accepted for tracking (queued or dropped afterwards).
+    pub tracked: u64,
+    /// Requests not tracked, by rule.
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Hits put in the queue.
+    pub queued: u64,
+    /// Hits Matomo confirmed as tracked.
+    pub sent: u64,
+    /// Hits sent again after a failed attempt.
+    pub retried: u64,
+    /// Hits Matomo refused (never resent).
+    pub rejected: u64,
+    /// Hits dropped, by reason.
+    pub dropped: BTreeMap<DropReason, u64>,
+    /// Hits queued or being delivered now.
+    pub pending: u64,
+    /// How long the oldest hit the dispatcher holds has waited.
+    pub oldest_pending_age: Option<Duration>,
+}
+
+impl Stats {
+    /// All dropped hits.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub tracked: AtomicU64,
+    pub skipped: [AtomicU64; SkipReason::ALL.len()],
+    pub queued: AtomicU64,
+    pub sent: AtomicU64,
+    pub retried: AtomicU64,
+    pub rejected: AtomicU64,
+    pub dropped: [AtomicU64; DropReason::ALL.len()],
+    pub pending: AtomicU64,
+    /// Unix milliseconds of the oldest hit the dispatcher holds; 0 when none.
+    pub oldest_pending_ms: AtomicU64,
+}
+
+impl Counters {
+    pub fn skip(&self, reason: SkipReason) {
+        let index = SkipReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
+        self.skipped[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn drop_hits(&self, reason: DropReason, count: u64) {
+        let index = DropReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
+        self.dropped[index].fetch_add(count, Ordering::Relaxed);
+    }
+
+    pub fn done(&self, count: u64) {
+        // Saturating: never wrap below zero if a caller miscounts.
+        let _ = self
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                Some(p.saturating_sub(count))
+            });
+    }
+
+    pub fn snapshot(&self) -> Stats {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let oldest = load(&self.oldest_pending_ms);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Stats {
+            tracked: load(&self.tracked),
+            skipped: SkipReason::ALL
+                .iter()
+                .zip(&self.skipped)
+                .map(|(r, c)| (*r, load(c)))
+                .filter(|(_, c)| *c > 0)
+                .collect(),
+            queued: load(&self.queued),
+            sent: load(&self.sent),
+            retried: load(&self.retried),
+            rejected: load(&self.rejected),
+            dropped: DropReason::ALL
+                .iter()
+                .zip(&self.dropped)
+                .map(|(r, c)| (*r, load(c)))
+                .filter(|(_, c)| *c > 0)
+                .collect(),
+            pending: load(&self.pending),
+            oldest_pending_age: (oldest > 0)
+                .then(|| Duration::from_millis(now_ms.saturating_sub(oldest))),
+        }
+    }
+}
