@@ -599,7 +599,7 @@ fn nearest_key(key: &str) -> Option<&'static str> {
         .map(|(_, known)| known)
 }
 
-/// Figment errors can quote values; keep the structure, drop anything after "found".
+/// Figment errors can quote values: when one mentions a secret key, say only what is wrong.
 fn scrub(message: String) -> String {
     if SECRET_KEYS.iter().any(|k| message.contains(k)) {
         return "the configuration could not be read (a secret key holds a value of the wrong form)".into();
