@@ -117,6 +117,45 @@ pub struct TrackerConfig {
     /// (`MATOMO_MAX_HIT_AGE`). Default 82800 (23 hours: Matomo wants a token past 24).
     #[serde(deserialize_with = "seconds")]
     pub max_hit_age: Duration,
+    /// The on-disk spool (feature `spool`), e.g. `spool = { path = "/var/lib/app/matomo.redb" }`
+    /// (`MATOMO_SPOOL='{path="..."}'`). Default none: hits wait in memory only.
+    pub spool: Option<SpoolConfig>,
+}
+
+/// Settings of the on-disk spool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SpoolConfig {
+    /// The spool file (a redb database); its directory must exist. Required.
+    pub path: PathBuf,
+    /// How often new hits are written to disk, in seconds: a hit tracked longer ago than this
+    /// before a crash is delivered after restart. Default 0.2.
+    #[serde(default = "default_sync_interval", deserialize_with = "seconds")]
+    pub sync_interval: Duration,
+    /// How many bytes of hits the spool holds at most; beyond it the oldest are dropped and counted.
+    /// Default 67108864 (64 MiB).
+    #[serde(default = "default_spool_bytes")]
+    pub max_bytes: u64,
+}
+
+impl SpoolConfig {
+    /// A spool at `path` with the default interval and size.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            sync_interval: default_sync_interval(),
+            max_bytes: default_spool_bytes(),
+        }
+    }
+}
+
+fn default_sync_interval() -> Duration {
+    Duration::from_millis(200)
+}
+
+fn default_spool_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 
 /// Query parameters redacted by default.
@@ -177,6 +216,7 @@ impl Default for TrackerConfig {
             retry_base: Duration::from_millis(500),
             retry_cap: Duration::from_secs(60),
             max_hit_age: Duration::from_secs(23 * 3600),
+            spool: None,
         }
     }
 }
@@ -383,6 +423,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "retry_base",
     "retry_cap",
     "max_hit_age",
+    "spool",
 ];
 
 const SECRET_KEYS: &[&str] = &["token_auth", "visitor_id_salt"];
@@ -536,6 +577,30 @@ impl TrackerConfig {
                 "retry_cap",
                 "must not be less than retry_base".into(),
             ));
+        }
+        if let Some(spool) = &self.spool {
+            if !cfg!(feature = "spool") {
+                return Err(invalid(
+                    "spool",
+                    "needs matomo-core's `spool` feature: enable it in Cargo.toml, or remove the key".into(),
+                ));
+            }
+            let parent = spool.path.parent().filter(|p| !p.as_os_str().is_empty());
+            if parent.is_some_and(|dir| !dir.is_dir()) || spool.path.is_dir() {
+                return Err(invalid(
+                    "spool.path",
+                    format!(
+                        "{} must be a file in an existing directory",
+                        spool.path.display()
+                    ),
+                ));
+            }
+            if spool.sync_interval.is_zero() || spool.max_bytes == 0 {
+                return Err(invalid(
+                    "spool",
+                    "sync_interval and max_bytes must be more than 0".into(),
+                ));
+            }
         }
         if let Some(path) = &self.tls_ca_file {
             if !path.is_file() {

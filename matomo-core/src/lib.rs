@@ -42,6 +42,8 @@
 //! ```
 //!
 //! # Features
+//! - `spool`: [`spool::Spool`], a durable on-disk queue (redb) so a crash or a long outage loses
+//!   nothing; turn it on with the `spool` config key.
 //! - `test-util`: [`testing::MockMatomo`], a local stand-in that answers exactly like Matomo and
 //!   decodes what it receives, and [`testing::RecordingTransport`].
 #![forbid(unsafe_code)]
@@ -57,13 +59,15 @@ pub mod privacy;
 pub mod request;
 pub mod rules;
 pub mod secret;
+#[cfg(feature = "spool")]
+pub mod spool;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod title;
 pub mod transport;
 mod visitor;
 
-pub use config::{BotPolicy, ConfigError, PathPattern, TrackerConfig, UrlMask};
+pub use config::{BotPolicy, ConfigError, PathPattern, SpoolConfig, TrackerConfig, UrlMask};
 pub use dispatch::{DropReason, Enqueued, Report, Stats, Tracker, TrackerError};
 pub use exchange::{ExchangeBuilder, Field, HttpExchange, Scheme};
 pub use hit::HitBuilder;

@@ -208,3 +208,54 @@ fn a_missing_ca_file_is_named() {
     config.tls_ca_file = Some("/nonexistent/ca.pem".into());
     assert_eq!(config.validate().unwrap_err().key(), Some("tls_ca_file"));
 }
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+fn every_delivery_knob_has_a_default_and_an_environment_variable() {
+    let defaults = TrackerConfig::new("https://m.example/matomo.php", 1);
+    assert_eq!(defaults.queue_capacity, 10_000);
+    assert_eq!(defaults.batch_size, 50);
+    assert_eq!(defaults.batch_delay, Duration::from_secs(1));
+    assert_eq!(defaults.max_attempts, 10);
+    assert_eq!(defaults.retry_base, Duration::from_millis(500));
+    assert_eq!(defaults.retry_cap, Duration::from_secs(60));
+    assert_eq!(defaults.max_hit_age, Duration::from_secs(23 * 3600));
+    assert!(defaults.spool.is_none());
+    figment::Jail::expect_with(|jail| {
+        let dir = jail.directory().to_path_buf();
+        jail.set_env("MATOMO_URL", "https://env.example/matomo.php");
+        jail.set_env("MATOMO_SITE_ID", "2");
+        jail.set_env("MATOMO_QUEUE_CAPACITY", "500");
+        jail.set_env("MATOMO_BATCH_SIZE", "20");
+        jail.set_env("MATOMO_BATCH_DELAY", "0.25");
+        jail.set_env("MATOMO_MAX_ATTEMPTS", "3");
+        jail.set_env("MATOMO_RETRY_BASE", "0.1");
+        jail.set_env("MATOMO_RETRY_CAP", "5");
+        jail.set_env("MATOMO_MAX_HIT_AGE", "3600");
+        jail.set_env(
+            "MATOMO_SPOOL",
+            format!("{{path=\"{}\",sync_interval=0.5}}", dir.join("hits.redb").display()),
+        );
+        let config = TrackerConfig::from_env().expect("loads");
+        assert_eq!(config.queue_capacity, 500);
+        assert_eq!(config.batch_size, 20);
+        assert_eq!(config.batch_delay, Duration::from_millis(250));
+        assert_eq!(config.max_attempts, 3);
+        assert_eq!(config.retry_base, Duration::from_millis(100));
+        assert_eq!(config.retry_cap, Duration::from_secs(5));
+        assert_eq!(config.max_hit_age, Duration::from_secs(3600));
+        let spool = config.spool.expect("spool");
+        assert_eq!(spool.sync_interval, Duration::from_millis(500));
+        assert_eq!(spool.max_bytes, 64 * 1024 * 1024);
+        jail.set_env("MATOMO_BATCH_SIZE", "0");
+        assert_eq!(TrackerConfig::from_env().unwrap_err().key(), Some("batch_size"));
+        Ok(())
+    });
+}
+
+#[test]
+fn a_spool_in_a_missing_directory_is_named() {
+    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+    config.spool = Some(matomo_core::SpoolConfig::new("/nonexistent/dir/hits.redb"));
+    assert_eq!(config.validate().unwrap_err().key(), Some("spool.path"));
+}

@@ -313,9 +313,9 @@ async fn through_errors_rate_limits_black_holes_and_resets_no_hit_is_lost_and_or
     config.batch_size = 100;
     config.max_attempts = 50;
     let tracker = Tracker::new(&config).unwrap();
-    let count = 3_000;
+    let count = 10_000;
     for n in 0..count {
-        assert_eq!(tracker.track(numbered((n % 3) as u8, n)), Enqueued::Queued);
+        assert_eq!(tracker.track(numbered((n % 4) as u8, n)), Enqueued::Queued);
     }
     let report = tracker.shutdown(Duration::from_secs(60)).await;
     assert!(report.completed, "{report:?}");
@@ -327,12 +327,12 @@ async fn through_errors_rate_limits_black_holes_and_resets_no_hit_is_lost_and_or
         count,
         "a hit was sent twice although its earlier attempt got an answer"
     );
-    for visitor in 0..3u8 {
+    for visitor in 0..4u8 {
         let seen = numbers(&tracked, visitor);
         let mut sorted = seen.clone();
         sorted.sort_unstable();
         assert_eq!(seen, sorted, "visitor {visitor} out of order");
-        assert_eq!(seen.len(), count / 3);
+        assert_eq!(seen.len(), count / 4);
     }
 }
 

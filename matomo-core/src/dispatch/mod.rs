@@ -10,6 +10,7 @@
 
 mod backoff;
 mod stats;
+mod store;
 mod worker;
 
 pub use stats::{DropReason, Stats};
@@ -34,6 +35,10 @@ pub enum TrackerError {
     /// The config is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The spool could not be opened.
+    #[cfg(feature = "spool")]
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
     /// There is no tokio runtime to run the dispatcher on.
     #[error("a Tracker needs a tokio runtime: create it inside one (e.g. in #[tokio::main] or Rocket's ignite)")]
     NoRuntime,
@@ -115,6 +120,7 @@ impl Tracker {
         let builder = HitBuilder::new(config)?;
         let config = Arc::new(config.clone());
         let counters = Arc::new(Counters::default());
+        let store = open_store(&config, &counters)?;
         let (jobs, jobs_rx) = mpsc::channel(config.queue_capacity);
         let (control, control_rx) = mpsc::unbounded_channel();
         let worker = Worker::new(
@@ -122,8 +128,11 @@ impl Tracker {
             Arc::new(transport),
             Arc::clone(&config),
             Arc::clone(&counters),
+            store,
+            jobs_rx,
+            control_rx,
         );
-        let task = runtime.spawn(worker.run(jobs_rx, control_rx));
+        let task = runtime.spawn(worker.run());
         Ok(Self {
             inner: Arc::new(Inner {
                 jobs,
@@ -238,6 +247,8 @@ impl Tracker {
         if let Some(task) = task {
             if !completed {
                 task.abort();
+                // Wait for the task to be gone, so its spool is closed when shutdown returns.
+                let _ = task.await;
                 let left = self.inner.counters.pending.swap(0, Ordering::Relaxed);
                 self.inner
                     .counters
@@ -272,6 +283,35 @@ impl Tracker {
     pub fn config(&self) -> &TrackerConfig {
         &self.inner.config
     }
+}
+
+#[cfg(feature = "spool")]
+fn open_store(config: &TrackerConfig, counters: &Counters) -> Result<store::Store, TrackerError> {
+    let Some(spool) = &config.spool else {
+        return Ok(store::Store::memory());
+    };
+    let (spool, report) = crate::spool::Spool::open(&spool.path, spool.max_bytes)?;
+    if report.recovered > 0 {
+        tracing::info!(
+            hits = report.recovered,
+            "matomo: delivering hits spooled by an earlier run first"
+        );
+    }
+    counters
+        .recovered
+        .store(report.recovered as u64, Ordering::Relaxed);
+    counters
+        .pending
+        .fetch_add(report.recovered as u64, Ordering::Relaxed);
+    if report.moved_aside.is_some() {
+        counters.drop_hits(DropReason::Corrupt, 1);
+    }
+    Ok(store::Store::disk(spool))
+}
+
+#[cfg(not(feature = "spool"))]
+fn open_store(_config: &TrackerConfig, _counters: &Counters) -> Result<store::Store, TrackerError> {
+    Ok(store::Store::memory())
 }
 
 impl std::fmt::Debug for Tracker {

@@ -22,17 +22,26 @@ pub enum DropReason {
     Permanent,
     /// The hit could not be built (e.g. a `cdt` older than 24 hours without a token).
     Invalid,
+    /// The spool reached `spool.max_bytes`; its oldest hits made room.
+    SpoolFull,
+    /// A spool record was corrupt (bad bytes, a torn write) and was skipped.
+    Corrupt,
+    /// The spool could not be written (disk full, permissions).
+    SpoolError,
 }
 
 impl DropReason {
     /// Every reason, for counters.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::QueueFull,
         DropReason::ShuttingDown,
         DropReason::TooOld,
         DropReason::RetriesExhausted,
         DropReason::Permanent,
         DropReason::Invalid,
+        DropReason::SpoolFull,
+        DropReason::Corrupt,
+        DropReason::SpoolError,
     ];
 
     /// A short stable name, e.g. `queue_full`.
@@ -44,6 +53,9 @@ impl DropReason {
             DropReason::RetriesExhausted => "retries_exhausted",
             DropReason::Permanent => "permanent_failure",
             DropReason::Invalid => "invalid",
+            DropReason::SpoolFull => "spool_full",
+            DropReason::Corrupt => "corrupt",
+            DropReason::SpoolError => "spool_error",
         }
     }
 }
@@ -76,6 +88,8 @@ pub struct Stats {
     pub pending: u64,
     /// How long the oldest hit the dispatcher holds has waited.
     pub oldest_pending_age: Option<Duration>,
+    /// Hits found in the spool at start-up (from an earlier run).
+    pub recovered: u64,
 }
 
 impl Stats {
@@ -97,6 +111,7 @@ pub(crate) struct Counters {
     pub pending: AtomicU64,
     /// Unix milliseconds of the oldest hit the dispatcher holds; 0 when none.
     pub oldest_pending_ms: AtomicU64,
+    pub recovered: AtomicU64,
 }
 
 impl Counters {
@@ -152,6 +167,7 @@ impl Counters {
             pending: load(&self.pending),
             oldest_pending_age: (oldest > 0)
                 .then(|| Duration::from_millis(now_ms.saturating_sub(oldest))),
+            recovered: load(&self.recovered),
         }
     }
 }

@@ -1,16 +1,18 @@
-//! The background dispatcher: builds, batches, sends and retries.
+//! The background dispatcher: builds, stores, batches, sends and retries.
 
 use super::backoff;
 use super::stats::{Counters, DropReason};
+use super::store::{Pending, Store};
 use crate::config::TrackerConfig;
 use crate::exchange::HttpExchange;
 use crate::hit::HitBuilder;
 use crate::request::TrackingRequest;
-use crate::transport::{Transport, TransportError};
+use crate::transport::{Accepted, Transport, TransportError};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -27,21 +29,23 @@ pub(crate) enum Control {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// A built hit waiting for delivery.
-struct Pending {
-    hit: TrackingRequest,
-    /// Unix milliseconds when it was tracked.
-    tracked_at: u64,
-}
-
 pub(crate) struct Worker {
     builder: HitBuilder,
     transport: Arc<dyn Transport>,
     config: Arc<TrackerConfig>,
     counters: Arc<Counters>,
-    pending: VecDeque<Pending>,
-    /// When the oldest pending hit arrived (for the batch delay).
+    store: Store,
+    jobs: mpsc::Receiver<Job>,
+    jobs_open: bool,
+    control: mpsc::UnboundedReceiver<Control>,
+    control_open: bool,
+    /// Control messages that arrived while a batch was in flight.
+    deferred: VecDeque<Control>,
+    /// When the oldest hit not yet in a batch arrived (for the batch delay).
     first_pending: Option<Instant>,
+    /// When to write to the spool next; one clock for the main loop and for waits, so short waits
+    /// never postpone a write.
+    sync: tokio::time::Interval,
 }
 
 fn unix_ms(time: SystemTime) -> u64 {
@@ -50,72 +54,107 @@ fn unix_ms(time: SystemTime) -> u64 {
 }
 
 impl Worker {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         builder: HitBuilder,
         transport: Arc<dyn Transport>,
         config: Arc<TrackerConfig>,
         counters: Arc<Counters>,
+        store: Store,
+        jobs: mpsc::Receiver<Job>,
+        control: mpsc::UnboundedReceiver<Control>,
     ) -> Self {
+        // Writing every half interval keeps the promise (a hit tracked one interval before a crash
+        // is on disk) even when a write itself takes a while.
+        let sync_interval = config
+            .spool
+            .as_ref()
+            .map_or(Duration::from_millis(200), |s| s.sync_interval)
+            / 2;
+        let first_pending = (store.len() > 0).then(Instant::now);
+        let mut sync = tokio::time::interval_at(Instant::now() + sync_interval, sync_interval);
+        sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Self {
             builder,
             transport,
             config,
             counters,
-            pending: VecDeque::new(),
-            first_pending: None,
+            store,
+            jobs,
+            jobs_open: true,
+            control,
+            control_open: true,
+            deferred: VecDeque::new(),
+            first_pending,
+            sync,
         }
     }
 
-    pub async fn run(
-        mut self,
-        mut jobs: mpsc::Receiver<Job>,
-        mut control: mpsc::UnboundedReceiver<Control>,
-    ) {
-        let mut jobs_open = true;
-        let mut control_open = true;
+    pub async fn run(mut self) {
         loop {
-            if !jobs_open && self.pending.is_empty() {
-                break;
+            if let Some(command) = self.deferred.pop_front() {
+                if self.handle(command).await {
+                    return;
+                }
+                continue;
+            }
+            let queued = self.store.len();
+            if !self.jobs_open && queued == 0 {
+                self.store.sync(&self.counters).await;
+                return;
+            }
+            if queued >= self.config.batch_size || (!self.jobs_open && queued > 0) {
+                self.send_one_batch().await;
+                continue;
             }
             let deadline = self
                 .first_pending
                 .map(|first| first + self.config.batch_delay);
-            let full = self.pending.len() >= self.config.batch_size;
-            if full || (!jobs_open && !self.pending.is_empty()) {
-                self.send_one_batch().await;
-                continue;
-            }
+            let durable = self.store.is_durable();
             tokio::select! {
                 biased;
-                command = control.recv(), if control_open => match command {
-                    Some(Control::Flush(done)) => {
-                        self.drain(&mut jobs);
-                        self.send_everything().await;
-                        let _ = done.send(());
+                command = self.control.recv(), if self.control_open => match command {
+                    Some(command) => {
+                        if self.handle(command).await {
+                            return;
+                        }
                     }
-                    Some(Control::Shutdown(done)) => {
-                        jobs.close();
-                        self.drain(&mut jobs);
-                        self.send_everything().await;
-                        let _ = done.send(());
-                        return;
-                    }
-                    None => control_open = false,
+                    None => self.control_open = false,
                 },
-                job = jobs.recv(), if jobs_open => match job {
+                job = self.jobs.recv(), if self.jobs_open => match job {
                     Some(job) => self.accept(job),
-                    None => jobs_open = false,
+                    None => self.jobs_open = false,
                 },
-                _ = sleep_until(deadline), if deadline.is_some() => {
-                    self.send_one_batch().await;
-                }
+                _ = self.sync.tick(), if durable => self.store.sync(&self.counters).await,
+                _ = sleep_until(deadline), if deadline.is_some() => self.send_one_batch().await,
+            }
+        }
+    }
+
+    /// Handles a control message; `true` when the dispatcher must stop.
+    async fn handle(&mut self, command: Control) -> bool {
+        match command {
+            Control::Flush(done) => {
+                self.drain();
+                self.send_everything().await;
+                let _ = done.send(());
+                false
+            }
+            Control::Shutdown(done) => {
+                self.jobs.close();
+                self.drain();
+                // With a spool, everything is safe on disk before the first network attempt.
+                self.store.sync(&self.counters).await;
+                self.send_everything().await;
+                let _ = done.send(());
+                true
             }
         }
     }
 
     /// Takes every job already queued.
-    fn drain(&mut self, jobs: &mut mpsc::Receiver<Job>) {
-        while let Ok(job) = jobs.try_recv() {
+    fn drain(&mut self) {
+        while let Ok(job) = self.jobs.try_recv() {
             self.accept(job);
         }
     }
@@ -135,13 +174,15 @@ impl Worker {
         };
         match built {
             Ok(hit) => {
-                if self.pending.is_empty() {
+                if self.first_pending.is_none() {
                     self.first_pending = Some(Instant::now());
-                    self.counters
-                        .oldest_pending_ms
-                        .store(tracked_at.max(1), Ordering::Relaxed);
                 }
-                self.pending.push_back(Pending { hit, tracked_at });
+                self.store.push(Pending {
+                    hit,
+                    tracked_at,
+                    id: None,
+                });
+                self.store.note_oldest(&self.counters);
             }
             Err(error) => {
                 tracing::warn!(%error, "matomo: a hit could not be built and is dropped");
@@ -152,32 +193,74 @@ impl Worker {
     }
 
     async fn send_everything(&mut self) {
-        while !self.pending.is_empty() {
+        while self.store.len() > 0 {
             self.send_one_batch().await;
+            self.drain_while_stopping();
+        }
+    }
+
+    fn drain_while_stopping(&mut self) {
+        if !self.jobs_open {
+            self.drain();
+        }
+    }
+
+    /// Runs `work` while still taking in and spooling new hits (with a spool) and noting control
+    /// messages for later.
+    async fn wait<F: Future>(&mut self, work: F) -> F::Output {
+        tokio::pin!(work);
+        let durable = self.store.is_durable();
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut work => return out,
+                command = self.control.recv(), if self.control_open => match command {
+                    Some(Control::Shutdown(done)) => {
+                        self.jobs.close();
+                        self.drain();
+                        self.store.sync(&self.counters).await;
+                        self.deferred.push_back(Control::Shutdown(done));
+                    }
+                    Some(flush) => self.deferred.push_back(flush),
+                    None => self.control_open = false,
+                },
+                job = self.jobs.recv(), if durable && self.jobs_open => match job {
+                    Some(job) => self.accept(job),
+                    None => self.jobs_open = false,
+                },
+                _ = self.sync.tick(), if durable => self.store.sync(&self.counters).await,
+            }
         }
     }
 
     /// Sends the oldest `batch_size` hits until they are delivered, rejected or dropped.
     async fn send_one_batch(&mut self) {
-        let take = self.pending.len().min(self.config.batch_size);
-        let mut batch: Vec<Pending> = self.pending.drain(..take).collect();
-        self.first_pending = (!self.pending.is_empty()).then(Instant::now);
+        let mut batch = self
+            .store
+            .take(self.config.batch_size, &self.counters)
+            .await;
+        self.first_pending = (self.store.len() > 0).then(Instant::now);
+        if batch.is_empty() {
+            return;
+        }
         let span = tracing::debug_span!("matomo.batch", hits = batch.len());
         let _enter = span.enter();
         let mut attempt = 0u32;
         loop {
-            self.drop_too_old(&mut batch);
+            self.drop_too_old(&mut batch).await;
             if batch.is_empty() {
                 break;
             }
             attempt += 1;
             let hits: Vec<TrackingRequest> = batch.iter().map(|p| p.hit.clone()).collect();
-            match self.transport.send(&hits).await {
+            let transport = Arc::clone(&self.transport);
+            let result: Result<Accepted, TransportError> =
+                self.wait(async move { transport.send(&hits).await }).await;
+            match result {
                 Ok(accepted) => {
                     self.counters
                         .sent
                         .fetch_add(accepted.tracked as u64, Ordering::Relaxed);
-                    self.counters.done(batch.len() as u64);
                     break;
                 }
                 Err(TransportError::Rejected {
@@ -193,7 +276,6 @@ impl Worker {
                     self.counters
                         .rejected
                         .fetch_add(invalid as u64, Ordering::Relaxed);
-                    self.counters.done(batch.len() as u64);
                     break;
                 }
                 Err(error) if error.is_retryable() && attempt < self.config.max_attempts => {
@@ -207,7 +289,7 @@ impl Worker {
                     self.counters
                         .retried
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    tokio::time::sleep(wait).await;
+                    self.wait(tokio::time::sleep(wait)).await;
                 }
                 Err(error) => {
                     let reason = if error.is_retryable() {
@@ -217,27 +299,31 @@ impl Worker {
                     };
                     tracing::warn!(%error, hits = batch.len(), "matomo: delivery failed; hits dropped ({reason})");
                     self.counters.drop_hits(reason, batch.len() as u64);
-                    self.counters.done(batch.len() as u64);
                     break;
                 }
             }
         }
-        let oldest = self.pending.front().map_or(0, |p| p.tracked_at.max(1));
-        self.counters
-            .oldest_pending_ms
-            .store(oldest, Ordering::Relaxed);
+        self.counters.done(batch.len() as u64);
+        self.store.finish(&batch).await;
+        self.store.note_oldest(&self.counters);
     }
 
-    fn drop_too_old(&self, batch: &mut Vec<Pending>) {
+    async fn drop_too_old(&mut self, batch: &mut Vec<Pending>) {
         let now = unix_ms(SystemTime::now());
         let limit = self.config.max_hit_age.as_millis() as u64;
-        let before = batch.len();
-        batch.retain(|p| now.saturating_sub(p.tracked_at) <= limit);
-        let dropped = (before - batch.len()) as u64;
-        if dropped > 0 {
-            tracing::warn!(dropped, "matomo: hits older than max_hit_age dropped");
-            self.counters.drop_hits(DropReason::TooOld, dropped);
-            self.counters.done(dropped);
+        let (keep, old): (Vec<Pending>, Vec<Pending>) = std::mem::take(batch)
+            .into_iter()
+            .partition(|p| now.saturating_sub(p.tracked_at) <= limit);
+        *batch = keep;
+        if !old.is_empty() {
+            tracing::warn!(
+                dropped = old.len(),
+                "matomo: hits older than max_hit_age dropped"
+            );
+            self.counters
+                .drop_hits(DropReason::TooOld, old.len() as u64);
+            self.counters.done(old.len() as u64);
+            self.store.finish(&old).await;
         }
     }
 }
