@@ -56,6 +56,9 @@ pub struct TrackerConfig {
     pub ignore_status_codes: Vec<u16>,
     /// Only these request methods are tracked (case-insensitive). Default empty: all methods.
     pub methods: Vec<String>,
+    /// Send the matched route's URI template (e.g. `/users/<id>`) instead of the path, where the
+    /// framework names one. Default `false`.
+    pub mask_with_route_template: bool,
     /// Regex rewrites of the path before it is sent, in order, e.g.
     /// `{ pattern = "^/users/\\d+", replacement = "/users/:id" }`. Default none.
     pub url_masks: Vec<UrlMask>,
@@ -193,6 +196,7 @@ impl Default for TrackerConfig {
             ignore_status_codes: Vec::new(),
             methods: Vec::new(),
             url_masks: Vec::new(),
+            mask_with_route_template: false,
             redact_query_params: DEFAULT_REDACTED_PARAMS
                 .iter()
                 .map(|p| (*p).to_owned())
@@ -403,6 +407,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "ignore_status_codes",
     "methods",
     "url_masks",
+    "mask_with_route_template",
     "redact_query_params",
     "site_base_url",
     "timeout",

@@ -21,11 +21,40 @@ use crate::config::{BotPolicy, ConfigError, TrackerConfig};
 use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
 use crate::privacy::{anonymize_ip, mask_path, redact_query};
-use crate::request::{BuildError, TrackingRequest};
+use crate::request::{Action, BuildError, TrackingRequest};
 use crate::rules::{is_bot, is_html};
 use crate::secret::Salt;
 use crate::title::html_title;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// What an application adds to the page view of one served request: custom dimensions, and more
+/// hits (events, goals, site searches, ecommerce) for the same visitor, built under the same
+/// identity, IP and privacy rules as the page view.
+///
+/// ```
+/// use matomo_core::{hit::Extras, Event};
+/// let mut extras = Extras::default();
+/// extras.dimensions.insert(1, "premium".into());
+/// extras.actions.push(Event::new("Cart", "Add").into());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Extras {
+    /// Custom dimensions for every hit of this request.
+    pub dimensions: BTreeMap<u32, String>,
+    /// More hits for the same visitor, sent after the page view.
+    pub actions: Vec<Action>,
+    /// Send the additional hits only, without the page view.
+    pub skip_page_view: bool,
+}
+
+impl Extras {
+    /// Whether there is nothing to add.
+    pub fn is_empty(&self) -> bool {
+        self.dimensions.is_empty() && self.actions.is_empty() && !self.skip_page_view
+    }
+}
 
 /// Builds hits from exchanges under one config.
 ///
@@ -85,7 +114,10 @@ impl HitBuilder {
     /// it into an event or a goal of the same visitor.
     pub fn builder_for(&self, exchange: &HttpExchange) -> crate::RequestBuilder {
         let config = &*self.config;
-        let path = exchange.path();
+        let path = match exchange.get(Field::RouteTemplate) {
+            Some(template) if config.mask_with_route_template => template,
+            _ => exchange.path(),
+        };
         let masked = mask_path(path, &config.url_masks);
         let mut url = match &self.base_url {
             Some(base) => format!("{base}{masked}"),
@@ -139,6 +171,32 @@ impl HitBuilder {
     /// The page-view hit for an exchange.
     pub fn build(&self, exchange: &HttpExchange) -> Result<TrackingRequest, BuildError> {
         self.builder_for(exchange).build()
+    }
+
+    /// Every hit of an exchange: the page view (unless skipped), then each extra action, all with
+    /// the extra dimensions.
+    pub fn build_all(
+        &self,
+        exchange: &HttpExchange,
+        extras: &Extras,
+    ) -> Vec<Result<TrackingRequest, BuildError>> {
+        let base = self.builder_for(exchange);
+        let with_dimensions = |mut builder: crate::RequestBuilder| {
+            for (id, value) in &extras.dimensions {
+                builder = builder.dimension(*id, value.clone());
+            }
+            builder
+        };
+        let page_view = (!extras.skip_page_view).then(|| with_dimensions(base.clone()).build());
+        page_view
+            .into_iter()
+            .chain(
+                extras
+                    .actions
+                    .iter()
+                    .map(|action| with_dimensions(base.clone().action(action.clone())).build()),
+            )
+            .collect()
     }
 
     fn title(&self, exchange: &HttpExchange) -> Option<String> {

@@ -33,6 +33,24 @@ pub fn visitor_id_from_cookies(cookie_header: &str, site_id: u32) -> Option<Visi
         .find_map(|c| parse_pk_id(c.value()))
 }
 
+/// The first-party cookie that remembers a visitor id (opt-in `visitor_cookie`): name and value, in
+/// Matomo 4's `_pk_id` layout, so [`visitor_id_from_cookies`] and Matomo's JavaScript tracker both
+/// read it.
+///
+/// ```
+/// use matomo_core::{visitor_cookie, visitor_id_from_cookies, VisitorId};
+/// let id: VisitorId = "0123456789abcdef".parse().unwrap();
+/// let (name, value) = visitor_cookie(5, id, 1_732_530_000);
+/// assert_eq!(name, "_pk_id.5.rs");
+/// assert_eq!(visitor_id_from_cookies(&format!("{name}={value}"), 5), Some(id));
+/// ```
+pub fn visitor_cookie(site_id: u32, id: VisitorId, created_unix: u64) -> (String, String) {
+    (
+        format!("_pk_id.{site_id}.rs"),
+        format!("{id}.{created_unix}."),
+    )
+}
+
 /// Parses a `_pk_id` cookie value: `id.createTs` (Matomo 4+, with or without a trailing dot) or
 /// `id.createTs.visitCount.currentVisitTs.lastVisitTs.lastEcommerceOrderTs` (older).
 pub fn parse_pk_id(value: &str) -> Option<VisitorId> {

@@ -44,6 +44,8 @@
 //! # Features
 //! - `spool`: [`spool::Spool`], a durable on-disk queue (redb) so a crash or a long outage loses
 //!   nothing; turn it on with the `spool` config key.
+//! - `tower`: [`tower::TrackingLayer`], tracking for any tower service (hyper, axum, tonic) in
+//!   one line.
 //! - `test-util`: [`testing::MockMatomo`], a local stand-in that answers exactly like Matomo and
 //!   decodes what it receives, and [`testing::RecordingTransport`].
 #![forbid(unsafe_code)]
@@ -64,15 +66,18 @@ pub mod spool;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod title;
+#[cfg(feature = "tower")]
+pub mod tower;
 pub mod transport;
 mod visitor;
 
 pub use config::{BotPolicy, ConfigError, PathPattern, SpoolConfig, TrackerConfig, UrlMask};
 pub use dispatch::{DropReason, Enqueued, Report, Stats, Tracker, TrackerError};
 pub use exchange::{ExchangeBuilder, Field, HttpExchange, Scheme};
-pub use hit::HitBuilder;
+pub use hit::{Extras, HitBuilder};
 pub use identity::{
-    client_ip, forwarded_for, parse_pk_id, visitor_id_from_cookies, VisitorIdDeriver,
+    client_ip, forwarded_for, parse_pk_id, visitor_cookie, visitor_id_from_cookies,
+    VisitorIdDeriver,
 };
 pub use privacy::{anonymize_ip, mask_path, redact_query};
 pub use request::{

@@ -234,7 +234,10 @@ fn every_delivery_knob_has_a_default_and_an_environment_variable() {
         jail.set_env("MATOMO_MAX_HIT_AGE", "3600");
         jail.set_env(
             "MATOMO_SPOOL",
-            format!("{{path=\"{}\",sync_interval=0.5}}", dir.join("hits.redb").display()),
+            format!(
+                "{{path=\"{}\",sync_interval=0.5}}",
+                dir.join("hits.redb").display()
+            ),
         );
         let config = TrackerConfig::from_env().expect("loads");
         assert_eq!(config.queue_capacity, 500);
@@ -248,7 +251,10 @@ fn every_delivery_knob_has_a_default_and_an_environment_variable() {
         assert_eq!(spool.sync_interval, Duration::from_millis(500));
         assert_eq!(spool.max_bytes, 64 * 1024 * 1024);
         jail.set_env("MATOMO_BATCH_SIZE", "0");
-        assert_eq!(TrackerConfig::from_env().unwrap_err().key(), Some("batch_size"));
+        assert_eq!(
+            TrackerConfig::from_env().unwrap_err().key(),
+            Some("batch_size")
+        );
         Ok(())
     });
 }

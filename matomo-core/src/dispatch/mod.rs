@@ -17,7 +17,7 @@ pub use stats::{DropReason, Stats};
 
 use crate::config::{ConfigError, TrackerConfig};
 use crate::exchange::HttpExchange;
-use crate::hit::HitBuilder;
+use crate::hit::{Extras, HitBuilder};
 use crate::request::TrackingRequest;
 use crate::rules::{decide, Decision, SkipReason};
 use crate::transport::{HyperTransport, Transport};
@@ -98,6 +98,8 @@ struct Inner {
     closed: AtomicBool,
     warned: [AtomicU64; DropReason::ALL.len()],
     started: Instant,
+    /// The same identity rules as the dispatcher's, for `visitor_id`.
+    visitor: HitBuilder,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -118,6 +120,7 @@ impl Tracker {
     ) -> Result<Self, TrackerError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| TrackerError::NoRuntime)?;
         let builder = HitBuilder::new(config)?;
+        let visitor = builder.clone();
         let config = Arc::new(config.clone());
         let counters = Arc::new(Counters::default());
         let store = open_store(&config, &counters)?;
@@ -142,6 +145,7 @@ impl Tracker {
                 closed: AtomicBool::new(false),
                 warned: Default::default(),
                 started: Instant::now(),
+                visitor,
                 task: Mutex::new(Some(task)),
             }),
         })
@@ -154,13 +158,55 @@ impl Tracker {
                 self.inner.counters.skip(reason);
                 Enqueued::Skipped(reason)
             }
-            Decision::Track => self.enqueue(Job::Exchange(exchange)),
+            Decision::Track => self.enqueue(Job::Exchange(exchange, None)),
         }
+    }
+
+    /// Like [`Tracker::track_exchange`], with dimensions and more hits for the same visitor (see
+    /// [`Extras`]). When the rules skip the request, its extras are skipped too.
+    pub fn track_exchange_with(&self, exchange: HttpExchange, extras: Extras) -> Enqueued {
+        if extras.is_empty() {
+            return self.track_exchange(exchange);
+        }
+        match decide(&self.inner.config, &exchange) {
+            Decision::Skip(reason) => {
+                self.inner.counters.skip(reason);
+                Enqueued::Skipped(reason)
+            }
+            Decision::Track => self.enqueue(Job::Exchange(exchange, Some(Box::new(extras)))),
+        }
+    }
+
+    /// The visitor id hits of this exchange carry (from the `_pk_id` cookie, else derived).
+    pub fn visitor_id(&self, exchange: &HttpExchange) -> crate::VisitorId {
+        self.inner.visitor.visitor_id(exchange)
     }
 
     /// Queues a hit the application built (an event, a goal, ...). Returns at once.
     pub fn track(&self, request: TrackingRequest) -> Enqueued {
+        if !self.inner.config.enabled {
+            self.inner.counters.skip(SkipReason::Disabled);
+            return Enqueued::Skipped(SkipReason::Disabled);
+        }
         self.enqueue(Job::Request(Box::new(request)))
+    }
+
+    /// A tracker that tracks nothing (every call counts as skipped: disabled), for applications
+    /// whose config says `enabled = false` but whose code still holds a `Tracker`. Call it inside a
+    /// tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use matomo_core::{Enqueued, HttpExchange, SkipReason, Tracker};
+    /// let tracker = Tracker::disabled().unwrap();
+    /// let outcome = tracker.track_exchange(HttpExchange::builder("GET", "/").build());
+    /// assert_eq!(outcome, Enqueued::Skipped(SkipReason::Disabled));
+    /// # }
+    /// ```
+    pub fn disabled() -> Result<Self, TrackerError> {
+        let mut config = TrackerConfig::new("http://disabled.invalid/matomo.php", 1);
+        config.enabled = false;
+        Self::with_transport(&config, Discard)
     }
 
     fn enqueue(&self, job: Job) -> Enqueued {
@@ -282,6 +328,19 @@ impl Tracker {
     /// The config this tracker follows.
     pub fn config(&self) -> &TrackerConfig {
         &self.inner.config
+    }
+}
+
+/// The transport of a disabled tracker: nothing ever reaches it.
+struct Discard;
+
+#[async_trait::async_trait]
+impl Transport for Discard {
+    async fn send(
+        &self,
+        hits: &[TrackingRequest],
+    ) -> Result<crate::Accepted, crate::TransportError> {
+        Ok(crate::Accepted::new(hits.len()))
     }
 }
 

@@ -5,7 +5,7 @@ use super::stats::{Counters, DropReason};
 use super::store::{Pending, Store};
 use crate::config::TrackerConfig;
 use crate::exchange::HttpExchange;
-use crate::hit::HitBuilder;
+use crate::hit::{Extras, HitBuilder};
 use crate::request::TrackingRequest;
 use crate::transport::{Accepted, Transport, TransportError};
 use std::collections::VecDeque;
@@ -20,7 +20,7 @@ use tokio::time::Instant;
 // by the application are rare and boxed.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Job {
-    Exchange(HttpExchange),
+    Exchange(HttpExchange, Option<Box<Extras>>),
     Request(Box<TrackingRequest>),
 }
 
@@ -161,35 +161,50 @@ impl Worker {
 
     fn accept(&mut self, job: Job) {
         let (built, tracked_at) = match job {
-            Job::Exchange(exchange) => {
+            Job::Exchange(exchange, None) => {
                 let at = unix_ms(exchange.served_at());
-                (self.builder.build(&exchange), at)
+                (vec![self.builder.build(&exchange)], at)
+            }
+            Job::Exchange(exchange, Some(extras)) => {
+                let at = unix_ms(exchange.served_at());
+                (self.builder.build_all(&exchange, &extras), at)
             }
             Job::Request(request) => {
                 let at = request
                     .time()
                     .map_or_else(|| unix_ms(SystemTime::now()), |s| s * 1000);
-                (Ok(*request), at)
+                (vec![Ok(*request)], at)
             }
         };
-        match built {
-            Ok(hit) => {
-                if self.first_pending.is_none() {
-                    self.first_pending = Some(Instant::now());
-                }
-                self.store.push(Pending {
-                    hit,
-                    tracked_at,
-                    id: None,
-                });
-                self.store.note_oldest(&self.counters);
-            }
-            Err(error) => {
-                tracing::warn!(%error, "matomo: a hit could not be built and is dropped");
-                self.counters.drop_hits(DropReason::Invalid, 1);
-                self.counters.done(1);
+        // One job was counted as pending; it may have become several hits, or none.
+        match built.len() {
+            0 => self.counters.done(1),
+            n => {
+                self.counters
+                    .pending
+                    .fetch_add(n as u64 - 1, Ordering::Relaxed);
             }
         }
+        for result in built {
+            match result {
+                Ok(hit) => {
+                    if self.first_pending.is_none() {
+                        self.first_pending = Some(Instant::now());
+                    }
+                    self.store.push(Pending {
+                        hit,
+                        tracked_at,
+                        id: None,
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "matomo: a hit could not be built and is dropped");
+                    self.counters.drop_hits(DropReason::Invalid, 1);
+                    self.counters.done(1);
+                }
+            }
+        }
+        self.store.note_oldest(&self.counters);
     }
 
     async fn send_everything(&mut self) {

@@ -346,3 +346,24 @@ impl Content {
         self
     }
 }
+
+macro_rules! into_action {
+    ($($family:ident => $variant:ident),*) => {
+        $(
+            impl From<$family> for Action {
+                fn from(value: $family) -> Self {
+                    Action::$variant(value)
+                }
+            }
+        )*
+    };
+}
+
+into_action!(
+    Event => Event,
+    SiteSearch => SiteSearch,
+    Goal => Goal,
+    EcommerceOrder => EcommerceOrder,
+    CartUpdate => CartUpdate,
+    ProductView => ProductView
+);
