@@ -42,6 +42,8 @@ pub fn html_title(body: &[u8]) -> Option<String> {
     }
     if let Some((cut, _)) = title.char_indices().nth(MAX_TITLE_CHARS) {
         title.truncate(cut);
+        // A cut right after a space must not leave it dangling.
+        title.truncate(title.trim_end().len());
     }
     (!title.is_empty()).then_some(title)
 }

@@ -107,6 +107,15 @@ fn titles_are_capped() {
 }
 
 #[test]
+fn a_title_cut_after_a_space_has_no_trailing_space() {
+    // Found by the html_title fuzz target: 249 characters, a space, then more.
+    let html = format!("<title>{} tail</title>", "x".repeat(249));
+    let title = html_title(html.as_bytes()).unwrap();
+    assert_eq!(title, "x".repeat(249));
+    assert_eq!(title.trim_end(), title);
+}
+
+#[test]
 fn the_scan_is_bounded() {
     let mut body = vec![b' '; 100 * 1024];
     body.extend_from_slice(b"<title>Far away</title>");
