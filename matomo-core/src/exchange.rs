@@ -112,8 +112,18 @@ impl HttpExchange {
 
     /// Like [`HttpExchange::builder`] with a typed method (no parsing on the request path).
     pub fn builder_with_method(method: http::Method, path_and_query: &str) -> ExchangeBuilder {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_and_query, None),
+        };
+        Self::builder_parts(method, path, query)
+    }
+
+    /// Like [`HttpExchange::builder`] with the path and the query (without `?`) apart, as most
+    /// frameworks hold them.
+    pub fn builder_parts(method: http::Method, path: &str, query: Option<&str>) -> ExchangeBuilder {
         let mut exchange = HttpExchange {
-            text: String::with_capacity(path_and_query.len() + 160),
+            text: String::with_capacity(path.len() + query.map_or(0, str::len) + 256),
             spans: [UNSET; FIELD_COUNT],
             method,
             scheme: Scheme::Http,
@@ -124,10 +134,6 @@ impl HttpExchange {
             duration: Duration::ZERO,
             served_at: SystemTime::now(),
             body_prefix: None,
-        };
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (path_and_query, None),
         };
         exchange.set(Field::Path, if path.is_empty() { "/" } else { path });
         if let Some(query) = query {

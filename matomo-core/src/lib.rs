@@ -84,7 +84,7 @@ pub use request::{
     Action, BuildError, CartUpdate, Content, DecodeError, EcommerceItem, EcommerceOrder, Event,
     Geo, Goal, Performance, ProductView, RequestBuilder, SiteSearch, TrackingRequest,
 };
-pub use rules::{decide, is_bot, is_html, Decision, SkipReason};
+pub use rules::{decide, decide_fast, is_bot, is_html, skips_bot, Decision, SkipReason};
 pub use secret::{Salt, TokenAuth, TokenError};
 pub use title::html_title;
 pub use transport::{

@@ -3,6 +3,7 @@
 //! [`decide`] applies, in order: `enabled`, the method filter, `ignore_paths`, `ignore_status_codes`,
 //! Do-Not-Track and Global Privacy Control, `ignore_html`, and bots. The first rule that says no wins
 //! and names itself in the [`SkipReason`], so a skipped request can be counted by reason.
+//! [`decide_fast`] is the same without the bot check, for the request path.
 
 use crate::config::{BotPolicy, TrackerConfig};
 use crate::exchange::{Field, HttpExchange};
@@ -86,10 +87,24 @@ impl fmt::Display for SkipReason {
 /// assert_eq!(decide(&config, &page), Decision::Track);
 /// ```
 pub fn decide(config: &TrackerConfig, exchange: &HttpExchange) -> Decision {
+    match decide_fast(config, exchange) {
+        Decision::Track if skips_bot(config, exchange) => Decision::Skip(SkipReason::Bot),
+        decision => decision,
+    }
+}
+
+/// Every rule but the bot check, which costs a regex scan: what the request path runs. The
+/// [`Tracker`](crate::Tracker)'s dispatcher applies [`skips_bot`] afterwards, off the request path.
+pub fn decide_fast(config: &TrackerConfig, exchange: &HttpExchange) -> Decision {
     match skip_reason(config, exchange) {
         Some(reason) => Decision::Skip(reason),
         None => Decision::Track,
     }
+}
+
+/// Whether the bot rule skips this exchange (`bots = "skip"` and a known bot's user agent).
+pub fn skips_bot(config: &TrackerConfig, exchange: &HttpExchange) -> bool {
+    config.bots == BotPolicy::Skip && is_bot(exchange.get(Field::UserAgent))
 }
 
 fn skip_reason(config: &TrackerConfig, exchange: &HttpExchange) -> Option<SkipReason> {
@@ -120,9 +135,6 @@ fn skip_reason(config: &TrackerConfig, exchange: &HttpExchange) -> Option<SkipRe
     }
     if config.ignore_html && is_html(exchange.get(Field::ContentType), exchange.body_prefix()) {
         return Some(SkipReason::Html);
-    }
-    if config.bots == BotPolicy::Skip && is_bot(exchange.get(Field::UserAgent)) {
-        return Some(SkipReason::Bot);
     }
     None
 }

@@ -350,3 +350,26 @@ async fn dropping_the_last_handle_still_delivers_what_was_queued() {
         1
     );
 }
+
+#[tokio::test]
+async fn bots_are_recognised_on_the_dispatcher_and_counted_as_skipped() {
+    let transport = RecordingTransport::new();
+    let tracker =
+        Tracker::with_transport(&config("http://m.example/matomo.php"), transport.clone()).unwrap();
+    let bot = HttpExchange::builder("GET", "/")
+        .header(
+            "user-agent",
+            "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        )
+        .build();
+    // The request path skips the regex scan...
+    assert_eq!(tracker.track_exchange(bot), Enqueued::Queued);
+    let report = tracker.flush(Duration::from_secs(5)).await;
+    // ...and the dispatcher drops the hit and counts it where it belongs.
+    assert!(transport.hits().is_empty());
+    assert_eq!(report.stats.skipped[&matomo_core::SkipReason::Bot], 1);
+    assert_eq!(
+        (report.stats.tracked, report.stats.queued, report.pending),
+        (0, 0, 0)
+    );
+}

@@ -4,6 +4,22 @@ use matomo_core::{ExchangeBuilder, Field, HttpExchange};
 use rocket::{Request, Response};
 use std::time::Duration;
 
+/// Rocket's method as the `http` crate's, without parsing text.
+fn http_method(method: rocket::http::Method) -> http::Method {
+    use rocket::http::Method as M;
+    match method {
+        M::Get => http::Method::GET,
+        M::Post => http::Method::POST,
+        M::Put => http::Method::PUT,
+        M::Delete => http::Method::DELETE,
+        M::Head => http::Method::HEAD,
+        M::Options => http::Method::OPTIONS,
+        M::Patch => http::Method::PATCH,
+        M::Connect => http::Method::CONNECT,
+        M::Trace => http::Method::TRACE,
+    }
+}
+
 /// Copies what the core needs from a request and its response.
 pub(crate) fn exchange(
     req: &Request<'_>,
@@ -11,13 +27,11 @@ pub(crate) fn exchange(
     duration: Duration,
 ) -> ExchangeBuilder {
     let uri = req.uri();
-    let path = uri.path().as_str();
-    let mut builder = match uri.query() {
-        Some(query) => {
-            HttpExchange::builder(req.method().as_str(), &format!("{path}?{}", query.as_str()))
-        }
-        None => HttpExchange::builder(req.method().as_str(), path),
-    };
+    let mut builder = HttpExchange::builder_parts(
+        http_method(req.method()),
+        uri.path().as_str(),
+        uri.query().map(|q| q.as_str()),
+    );
     for header in req.headers().iter() {
         builder.add_header(header.name().as_str(), header.value());
     }

@@ -12,7 +12,7 @@ use rocket::figment::Figment;
 use rocket::{Build, Orbit, Request, Response, Rocket};
 use std::io::Cursor;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The largest sized HTML body that is read for its `<title>`; larger and streamed bodies are
 /// passed through untouched.
@@ -41,8 +41,6 @@ struct Matomo {
     tracker: Tracker,
     config: Arc<TrackerConfig>,
 }
-
-struct RequestStart(Instant);
 
 impl MatomoFairing {
     /// A fairing that sends over HTTP(S) to the configured Matomo.
@@ -140,15 +138,15 @@ impl Fairing for MatomoFairing {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _data: &mut rocket::Data<'_>) {
-        req.local_cache(|| RequestStart(Instant::now()));
+        req.local_cache(VisitState::default);
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         let Some(matomo) = req.rocket().state::<Matomo>() else {
             return;
         };
-        let started = req.local_cache(|| RequestStart(Instant::now())).0;
         let visit = req.local_cache(VisitState::default);
+        let started = visit.started;
         let (user_id, action_name, mut extras) = {
             let mut data = visit.lock();
             if data.skip {

@@ -7,9 +7,22 @@ use rocket::request::{FromRequest, Outcome};
 use rocket::Request;
 use std::sync::{Mutex, MutexGuard};
 
-/// What handlers added to this request, kept in Rocket's request-local cache.
-#[derive(Debug, Default)]
-pub(crate) struct VisitState(Mutex<VisitData>);
+/// Everything the fairing keeps per request, in one entry of Rocket's request-local cache: when
+/// the request started, and what handlers added through [`Visit`].
+#[derive(Debug)]
+pub(crate) struct VisitState {
+    pub started: std::time::Instant,
+    data: Mutex<VisitData>,
+}
+
+impl Default for VisitState {
+    fn default() -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            data: Mutex::default(),
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct VisitData {
@@ -21,7 +34,7 @@ pub(crate) struct VisitData {
 
 impl VisitState {
     pub(crate) fn lock(&self) -> MutexGuard<'_, VisitData> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -19,7 +19,7 @@ use crate::config::{ConfigError, TrackerConfig};
 use crate::exchange::HttpExchange;
 use crate::hit::{Extras, HitBuilder};
 use crate::request::TrackingRequest;
-use crate::rules::{decide, Decision, SkipReason};
+use crate::rules::{decide_fast, Decision, SkipReason};
 use crate::transport::{HyperTransport, Transport};
 use stats::Counters;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -152,8 +152,11 @@ impl Tracker {
     }
 
     /// Decides whether `exchange` is tracked and, if so, queues it. Returns at once.
+    ///
+    /// The bot rule, which costs a regex scan, runs on the dispatcher: a bot's request is `Queued`
+    /// here and counted as skipped (`bot`) there.
     pub fn track_exchange(&self, exchange: HttpExchange) -> Enqueued {
-        match decide(&self.inner.config, &exchange) {
+        match decide_fast(&self.inner.config, &exchange) {
             Decision::Skip(reason) => {
                 self.inner.counters.skip(reason);
                 Enqueued::Skipped(reason)
@@ -168,7 +171,7 @@ impl Tracker {
         if extras.is_empty() {
             return self.track_exchange(exchange);
         }
-        match decide(&self.inner.config, &exchange) {
+        match decide_fast(&self.inner.config, &exchange) {
             Decision::Skip(reason) => {
                 self.inner.counters.skip(reason);
                 Enqueued::Skipped(reason)

@@ -160,6 +160,16 @@ impl Worker {
     }
 
     fn accept(&mut self, job: Job) {
+        if let Job::Exchange(exchange, _) = &job {
+            if crate::rules::skips_bot(&self.config, exchange) {
+                // Counted as skipped, not as tracked: the request path counted it as queued.
+                self.counters.skip(crate::rules::SkipReason::Bot);
+                self.counters.done(1);
+                self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+                self.counters.tracked.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+        }
         let (built, tracked_at) = match job {
             Job::Exchange(exchange, None) => {
                 let at = unix_ms(exchange.served_at());
