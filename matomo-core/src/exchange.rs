@@ -102,6 +102,31 @@ pub struct ExchangeBuilder {
 }
 
 const UNSET: (u32, u32) = (u32::MAX, 0);
+/// The longest header name the core reads (`accept-language`, `x-forwarded-for`).
+const MAX_HEADER_NAME: usize = 15;
+
+enum HeaderField {
+    Text(Field),
+    DoNotTrack,
+    GlobalPrivacyControl,
+}
+
+/// The field a lower-case header name feeds, if any.
+fn header_field(name: &str) -> Option<HeaderField> {
+    Some(match name {
+        "host" => HeaderField::Text(Field::Host),
+        "user-agent" => HeaderField::Text(Field::UserAgent),
+        "accept-language" => HeaderField::Text(Field::AcceptLanguage),
+        "referer" => HeaderField::Text(Field::Referer),
+        "cookie" => HeaderField::Text(Field::Cookie),
+        "forwarded" => HeaderField::Text(Field::Forwarded),
+        "x-forwarded-for" => HeaderField::Text(Field::XForwardedFor),
+        "x-real-ip" => HeaderField::Text(Field::XRealIp),
+        "dnt" => HeaderField::DoNotTrack,
+        "sec-gpc" => HeaderField::GlobalPrivacyControl,
+        _ => return None,
+    })
+}
 
 impl HttpExchange {
     /// Starts an exchange for `method` and `path_and_query` (e.g. `/search?q=rust`).
@@ -229,24 +254,34 @@ impl ExchangeBuilder {
 
     /// [`ExchangeBuilder::header`] for a `&mut` builder, for loops over a header map.
     pub fn add_header(&mut self, name: &str, value: &str) {
-        let field = match name.len() {
-            4 if name.eq_ignore_ascii_case("host") => Field::Host,
-            10 if name.eq_ignore_ascii_case("user-agent") => Field::UserAgent,
-            15 if name.eq_ignore_ascii_case("accept-language") => Field::AcceptLanguage,
-            7 if name.eq_ignore_ascii_case("referer") => Field::Referer,
-            6 if name.eq_ignore_ascii_case("cookie") => Field::Cookie,
-            9 if name.eq_ignore_ascii_case("forwarded") => Field::Forwarded,
-            15 if name.eq_ignore_ascii_case("x-forwarded-for") => Field::XForwardedFor,
-            9 if name.eq_ignore_ascii_case("x-real-ip") => Field::XRealIp,
-            3 if name.eq_ignore_ascii_case("dnt") => {
+        // Frameworks hand names over in lower case (hyper does, HTTP/2 requires it): match those
+        // exactly, and lower-case only names that hold capitals.
+        let field = match header_field(name) {
+            Some(field) => field,
+            None if name.len() <= MAX_HEADER_NAME
+                && name.bytes().any(|b| b.is_ascii_uppercase()) =>
+            {
+                let mut lower = [0u8; MAX_HEADER_NAME];
+                let lower = &mut lower[..name.len()];
+                lower.copy_from_slice(name.as_bytes());
+                lower.make_ascii_lowercase();
+                match std::str::from_utf8(lower).ok().and_then(header_field) {
+                    Some(field) => field,
+                    None => return,
+                }
+            }
+            None => return,
+        };
+        let field = match field {
+            HeaderField::Text(field) => field,
+            HeaderField::DoNotTrack => {
                 self.exchange.do_not_track |= value.trim() == "1";
                 return;
             }
-            7 if name.eq_ignore_ascii_case("sec-gpc") => {
+            HeaderField::GlobalPrivacyControl => {
                 self.exchange.global_privacy_control |= value.trim() == "1";
                 return;
             }
-            _ => return,
         };
         match (field, self.exchange.get(field)) {
             (_, None) => self.exchange.set(field, value),

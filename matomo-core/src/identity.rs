@@ -26,6 +26,10 @@ use std::net::{IpAddr, SocketAddr};
 /// assert_eq!(visitor_id_from_cookies(header, 2), None); // another site's cookie
 /// ```
 pub fn visitor_id_from_cookies(cookie_header: &str, site_id: u32) -> Option<VisitorId> {
+    // Most requests carry no Matomo cookie: skip the parser for them.
+    if !cookie_header.contains("_pk_id.") {
+        return None;
+    }
     let prefix = format!("_pk_id.{site_id}.");
     cookie::Cookie::split_parse(cookie_header)
         .filter_map(Result::ok)

@@ -70,11 +70,17 @@ pub fn redact_query<'a>(query: &'a str, names: &[String]) -> Cow<'a, str> {
                 Some((name, _)) => (name, true),
                 None => (pair, false),
             };
-            let name: String = form_urlencoded::parse(raw_name.as_bytes())
-                .next()
-                .map(|(k, _)| k.into_owned())
-                .unwrap_or_default();
-            if has_value && names.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+            let matches = |name: &str| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+            let redact = has_value
+                && if raw_name.contains(['%', '+']) {
+                    // Encoded: compare the decoded name.
+                    form_urlencoded::parse(raw_name.as_bytes())
+                        .next()
+                        .is_some_and(|(k, _)| matches(&k))
+                } else {
+                    matches(raw_name)
+                };
+            if redact {
                 changed = true;
                 Cow::Owned(format!("{raw_name}={REDACTED}"))
             } else {

@@ -118,7 +118,7 @@ impl TrackingRequest {
         let mut put = |name: &str, value: &str| {
             out.append_pair(name, value);
         };
-        put("idsite", &self.site_id.to_string());
+        put("idsite", itoa::Buffer::new().format(self.site_id));
         put("rec", "1");
         put("apiv", "1");
         opt(&mut put, "url", self.url.as_deref());
@@ -126,8 +126,12 @@ impl TrackingRequest {
         opt(&mut put, "urlref", self.referrer.as_deref());
         encode_action(&mut put, &self.action);
         opt(&mut put, "uid", self.user_id.as_deref());
-        opt_display(&mut put, "_id", self.visitor_id);
-        opt_display(&mut put, "cid", self.forced_visitor_id);
+        for (name, id) in [("_id", self.visitor_id), ("cid", self.forced_visitor_id)] {
+            if let Some(id) = id {
+                let hex = id.to_hex();
+                put(name, std::str::from_utf8(&hex).unwrap_or_default());
+            }
+        }
         opt(&mut put, "pv_id", self.page_view_id.as_deref());
         if self.new_visit {
             put("new_visit", "1");
@@ -163,7 +167,7 @@ impl TrackingRequest {
             ("pf_dm2", pf.dom_completion),
             ("pf_onl", pf.on_load),
         ] {
-            opt_display(&mut put, name, value);
+            opt_int(&mut put, name, value);
         }
         opt(&mut put, "_rcn", self.campaign_name.as_deref());
         opt(&mut put, "_rck", self.campaign_keyword.as_deref());
@@ -171,7 +175,7 @@ impl TrackingRequest {
             put("bots", "1");
         }
         opt_display(&mut put, "cip", self.client_ip);
-        opt_display(&mut put, "cdt", self.time);
+        opt_int(&mut put, "cdt", self.time);
         let geo = &self.geo;
         opt(&mut put, "country", geo.country.as_deref());
         opt(&mut put, "region", geo.region.as_deref());
@@ -278,6 +282,12 @@ impl TrackingRequest {
 fn opt(put: &mut impl FnMut(&str, &str), name: &str, value: Option<&str>) {
     if let Some(value) = value {
         put(name, value);
+    }
+}
+
+fn opt_int<T: itoa::Integer>(put: &mut impl FnMut(&str, &str), name: &str, value: Option<T>) {
+    if let Some(value) = value {
+        put(name, itoa::Buffer::new().format(value));
     }
 }
 

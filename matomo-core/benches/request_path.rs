@@ -1,0 +1,216 @@
+//! Request-path and dispatcher cost per hit, counted by valgrind (repeatable on a noisy machine).
+//!
+//! `cargo bench -p matomo-core --bench request_path` runs itself under `valgrind --tool=callgrind`
+//! (instructions) and `--tool=memcheck` (heap allocations) at two loop lengths, three alternating
+//! rounds, and reports the per-hit difference, so start-up cost cancels out:
+//! - request path: what an adapter does per served request: capture an `HttpExchange` from a
+//!   method, a path, a query and eight headers, `decide_fast`, and `Tracker::track_exchange`
+//!   (a `try_send` into the queue). The dispatcher is not polled during the loop.
+//! - dispatcher: building the hit (identity, privacy, masks), encoding it, and adding it to a batch.
+//!
+//! Targets: request path <= 1,500 instructions and <= 4 allocations per hit; dispatcher <= 4,000
+//! instructions per hit. Needs valgrind.
+
+use matomo_core::{
+    decide_fast, Decision, HitBuilder, HttpExchange, Tracker, TrackerConfig, UrlMask,
+};
+use std::process::Command;
+use std::time::Duration;
+
+const HEADERS: [(&str, &str); 8] = [
+    ("host", "shop.example"),
+    (
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    ),
+    (
+        "accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    ),
+    ("accept-language", "de-DE,de;q=0.9,en;q=0.8"),
+    ("accept-encoding", "gzip, deflate, br"),
+    ("referer", "https://search.example/?q=boots"),
+    (
+        "cookie",
+        "session=abc123; _pk_id.1.1fff=0123456789abcdef.1700000000.",
+    ),
+    ("connection", "keep-alive"),
+];
+
+fn config() -> TrackerConfig {
+    let mut config = TrackerConfig::new("https://matomo.example/matomo.php", 1);
+    config.ignore_paths = vec![matomo_core::PathPattern::new("/health").unwrap()];
+    config.url_masks = vec![UrlMask::new(r"^/users/\d+", "/users/:id").unwrap()];
+    config.queue_capacity = 1_000_000;
+    config.visitor_id_salt = Some(matomo_core::Salt::new("bench"));
+    config
+}
+
+fn capture(path: &str, peer: std::net::IpAddr) -> HttpExchange {
+    let mut builder =
+        HttpExchange::builder_parts(http::Method::GET, path, Some("page=2&sort=price"));
+    for (name, value) in HEADERS {
+        builder.add_header(name, value);
+    }
+    builder
+        .peer(peer)
+        .status(200)
+        .content_type("text/html; charset=utf-8")
+        .duration(Duration::from_micros(850))
+        .build()
+}
+
+fn child(mode: &str, n: usize) {
+    let config = config();
+    let peer: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+    match mode {
+        "request-path" => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let tracker = Tracker::new(&config).unwrap();
+                // No await in the loop: the dispatcher task is never polled while it runs.
+                let mut queued = 0usize;
+                for i in 0..n {
+                    let exchange = capture(
+                        if i % 2 == 0 {
+                            "/users/42/orders"
+                        } else {
+                            "/catalog/boots"
+                        },
+                        peer,
+                    );
+                    if decide_fast(&config, &exchange) == Decision::Track {
+                        tracker.track_exchange(exchange);
+                        queued += 1;
+                    }
+                }
+                std::hint::black_box(queued);
+                // Leave without dropping the queued exchanges: freeing them is the dispatcher's
+                // work, not the request path's.
+                std::process::exit(0);
+            });
+        }
+        "dispatcher" => {
+            let builder = HitBuilder::new(&config).unwrap();
+            let exchanges: Vec<HttpExchange> = (0..16)
+                .map(|i| capture(&format!("/users/{i}/orders"), peer))
+                .collect();
+            let mut batch = Vec::with_capacity(config.batch_size);
+            let mut bytes = 0usize;
+            for i in 0..n {
+                let hit = builder.build(&exchanges[i % exchanges.len()]).unwrap();
+                bytes += hit.to_query().len();
+                batch.push(hit);
+                if batch.len() == config.batch_size {
+                    batch.clear();
+                }
+            }
+            std::hint::black_box((bytes, batch.len()));
+        }
+        other => panic!("unknown mode {other}"),
+    }
+}
+
+fn run_valgrind(tool: &str, mode: &str, n: usize) -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::env::temp_dir().join(format!(
+        "matomo-bench-{}-{mode}-{n}.out",
+        std::process::id()
+    ));
+    let mut command = Command::new("valgrind");
+    command.arg(format!("--tool={tool}"));
+    if tool == "callgrind" {
+        command.arg(format!("--callgrind-out-file={}", out.display()));
+    }
+    let output = command
+        .arg(&exe)
+        .args(["child", mode, &n.to_string()])
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        return None;
+    }
+    if tool == "callgrind" {
+        let text = std::fs::read_to_string(&out).ok()?;
+        let _ = std::fs::remove_file(&out);
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("summary:")
+                    .or_else(|| l.strip_prefix("totals:"))
+            })
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    } else {
+        let text = String::from_utf8_lossy(&output.stderr);
+        let line = text.lines().find(|l| l.contains("total heap usage:"))?;
+        let allocs = line.split("usage:").nth(1)?.split("allocs").next()?;
+        allocs.trim().replace(',', "").parse().ok()
+    }
+}
+
+fn per_hit(tool: &str, mode: &str) -> Option<(f64, f64, f64)> {
+    let (short, long) = (2_000usize, 4_000usize);
+    let mut samples = Vec::new();
+    for _ in 0..3 {
+        let a = run_valgrind(tool, mode, short)?;
+        let b = run_valgrind(tool, mode, long)?;
+        samples.push(b.saturating_sub(a) as f64 / (long - short) as f64);
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    Some((samples[1], samples[0], samples[2]))
+}
+
+fn report(name: &str, value: Option<(f64, f64, f64)>, limit: f64, unit: &str) -> bool {
+    match value {
+        Some((median, min, max)) => {
+            let pass = median <= limit;
+            println!(
+                "{name}: {median:.1} {unit}/hit (min {min:.1}, max {max:.1}; target <= {limit}) {}",
+                if pass { "PASS" } else { "FAIL" }
+            );
+            pass
+        }
+        None => {
+            println!("{name}: not measured (is valgrind installed?) FAIL");
+            false
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "child") {
+        let mode = &args[i + 1];
+        let n = args[i + 2].parse().unwrap();
+        child(mode, n);
+        return;
+    }
+    println!("per-hit cost, difference of 4,000 and 2,000 iterations, median of 3 rounds:");
+    report(
+        "request path instructions",
+        per_hit("callgrind", "request-path"),
+        1_500.0,
+        "instructions",
+    );
+    report(
+        "request path allocations",
+        per_hit("memcheck", "request-path"),
+        4.0,
+        "allocations",
+    );
+    report(
+        "dispatcher instructions",
+        per_hit("callgrind", "dispatcher"),
+        4_000.0,
+        "instructions",
+    );
+    report(
+        "dispatcher allocations (no target)",
+        per_hit("memcheck", "dispatcher"),
+        f64::INFINITY,
+        "allocations",
+    );
+}
