@@ -1,0 +1,249 @@
+//! Tracking must not cost the app: a Rocket hello-world with the fairing against the same app
+//! without it, side by side, in three states of Matomo (healthy stand-in, black-holed, answering
+//! 500). Needs `wrk` and `hey` (Debian packages); everything runs on 127.0.0.1.
+//!
+//! `cargo bench -p matomo-rocket --bench load` prints, per target, the median with min and max of
+//! three alternating rounds, and PASS or FAIL:
+//! 1. throughput: tracked/bare requests per second at saturation (wrk) >= 0.90;
+//! 2. latency: at half the bare saturation rate (hey), tracked p99 / bare p99 <= 1.10;
+//! 3. memory: 60 s at saturation with Matomo black-holed: the process's peak RSS growth stays within
+//!    the bound the queue capacity implies, and every hit is counted.
+//!
+//! `LOAD_SECONDS` (default 5) sets the length of each throughput and latency run.
+
+#[macro_use]
+extern crate rocket;
+
+use matomo_core::testing::{Fault, MockMatomo};
+use matomo_core::Tracker;
+use matomo_rocket::MatomoFairing;
+use rocket::figment::Figment;
+use std::process::Command;
+use std::time::Duration;
+
+#[get("/")]
+fn hello() -> &'static str {
+    "Hello, world!"
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts a Rocket app on its own thread and runtime; returns its port and, when tracked, its
+/// Tracker.
+fn start(matomo_url: Option<&str>, queue_capacity: usize) -> (u16, Option<Tracker>) {
+    let port = free_port();
+    let mut figment = Figment::from(rocket::Config::release_default())
+        .merge(("port", port))
+        .merge(("address", "127.0.0.1"))
+        .merge(("log_level", "off"))
+        .merge(("workers", 2));
+    let tracked = matomo_url.is_some();
+    if let Some(url) = matomo_url {
+        figment = figment.merge((
+            "matomo",
+            serde_json::json!({"url": url, "site_id": 1, "timeout": 30, "queue_capacity": queue_capacity}),
+        ));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        rocket::execute(async move {
+            let mut app = rocket::custom(figment).mount("/", routes![hello]);
+            if tracked {
+                app = app.attach(MatomoFairing::new());
+            }
+            let ignited = app.ignite().await.expect("ignites");
+            let _ = tx.send(ignited.state::<Tracker>().cloned());
+            let _ = ignited.launch().await;
+        })
+    });
+    let tracker = rx.recv().expect("the app starts");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (port, tracker)
+}
+
+fn wrk(port: u16, seconds: u64) -> f64 {
+    let output = Command::new("wrk")
+        .args([
+            "-t1",
+            "-c32",
+            &format!("-d{seconds}s"),
+            &format!("http://127.0.0.1:{port}/"),
+        ])
+        .output()
+        .expect("wrk is installed (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// p99 latency in milliseconds at `rate` requests per second.
+fn hey(port: u16, rate: f64, seconds: u64) -> f64 {
+    let workers = 16.0;
+    let per_worker = (rate / workers).max(1.0);
+    let output = Command::new("hey")
+        .args([
+            "-z",
+            &format!("{seconds}s"),
+            "-c",
+            &format!("{workers}"),
+            "-q",
+            &format!("{per_worker:.0}"),
+            &format!("http://127.0.0.1:{port}/"),
+        ])
+        .output()
+        .expect("hey is installed (apt-get install hey)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find(|l| l.trim_start().starts_with("99%"))
+        .and_then(|l| l.split(" in ").nth(1))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|secs| secs * 1000.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn stats(mut samples: Vec<f64>) -> (f64, f64, f64) {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    (
+        samples[samples.len() / 2],
+        samples[0],
+        samples[samples.len() - 1],
+    )
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+fn vm_hwm_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn set_state(matomo: &MockMatomo, state: &str) {
+    matomo.heal();
+    match state {
+        "black-holed" => matomo.fail_always(Fault::BlackHole),
+        "answering 500" => matomo.fail_always(Fault::Status(500)),
+        _ => {}
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` asks; the benchmark runs only under `cargo bench`.
+    }
+    let seconds: u64 = std::env::var("LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let matomo = runtime.block_on(MockMatomo::start());
+    let (bare, _) = start(None, 0);
+    let (tracked, tracker) = start(Some(&matomo.url()), 10_000);
+    let tracker = tracker.expect("the tracked app manages a Tracker");
+    println!(
+        "machine: {} cores; rounds alternate bare/tracked; {seconds} s per run",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let states = ["healthy", "black-holed", "answering 500"];
+    let mut bare_saturation = Vec::new();
+    for state in states {
+        set_state(&matomo, state);
+        let mut ratios = Vec::new();
+        for round in 0..3 {
+            let (b, t) = if round % 2 == 0 {
+                let b = wrk(bare, seconds);
+                (b, wrk(tracked, seconds))
+            } else {
+                let t = wrk(tracked, seconds);
+                (wrk(bare, seconds), t)
+            };
+            bare_saturation.push(b);
+            ratios.push(t / b);
+        }
+        let (median, min, max) = stats(ratios);
+        println!(
+            "throughput tracked/bare, Matomo {state}: {median:.3} (min {min:.3}, max {max:.3}; target >= 0.90) {}",
+            verdict(median >= 0.90)
+        );
+    }
+
+    let (saturation, _, _) = stats(bare_saturation);
+    let rate = saturation / 2.0;
+    for state in states {
+        set_state(&matomo, state);
+        let mut ratios = Vec::new();
+        for round in 0..3 {
+            let (b, t) = if round % 2 == 0 {
+                let b = hey(bare, rate, seconds);
+                (b, hey(tracked, rate, seconds))
+            } else {
+                let t = hey(tracked, rate, seconds);
+                (hey(bare, rate, seconds), t)
+            };
+            ratios.push(t / b);
+        }
+        let (median, min, max) = stats(ratios);
+        println!(
+            "p99 latency tracked/bare at {rate:.0} req/s, Matomo {state}: {median:.3} (min {min:.3}, max {max:.3}; target <= 1.10) {}",
+            verdict(median <= 1.10)
+        );
+    }
+
+    set_state(&matomo, "black-holed");
+    let before = vm_hwm_kib();
+    let stats_before = tracker.stats();
+    let requests = wrk(tracked, 60) * 60.0;
+    let after = vm_hwm_kib();
+    let stats_after = tracker.stats();
+    // Each queued hit holds one HttpExchange (about 0.5 KiB with its text) plus one batch in flight.
+    let bound_kib = (10_000 * 1024 + 50 * 4096) / 1024 + 16 * 1024;
+    let grown = after.saturating_sub(before);
+    let counted = (stats_after.queued
+        + stats_after.dropped_total()
+        + stats_after.skipped.values().sum::<u64>())
+    .saturating_sub(
+        stats_before.queued
+            + stats_before.dropped_total()
+            + stats_before.skipped.values().sum::<u64>(),
+    );
+    println!(
+        "memory, 60 s at saturation with Matomo black-holed: peak RSS grew {grown} KiB (bound {bound_kib} KiB: queue of 10,000 hits + one batch + 16 MiB slack) {}",
+        verdict(grown <= bound_kib)
+    );
+    println!(
+        "  {requests:.0} requests served; {counted} counted by the tracker (queued or dropped: queue_full {})",
+        stats_after.dropped.get(&matomo_core::DropReason::QueueFull).copied().unwrap_or(0)
+    );
+    matomo.heal();
+}
