@@ -38,6 +38,7 @@ pub enum Fault {
 }
 
 struct State {
+    keep_hits: bool,
     sites: BTreeSet<u32>,
     token: Option<String>,
     path: String,
@@ -92,6 +93,7 @@ pub struct MockMatomo {
 #[derive(Debug)]
 #[must_use]
 pub struct MockMatomoBuilder {
+    keep_hits: bool,
     sites: BTreeSet<u32>,
     token: Option<String>,
     path: String,
@@ -107,6 +109,7 @@ impl MockMatomo {
     /// Configure sites, token, path and address first.
     pub fn builder() -> MockMatomoBuilder {
         MockMatomoBuilder {
+            keep_hits: true,
             sites: BTreeSet::new(),
             token: None,
             path: "/matomo.php".to_owned(),
@@ -233,6 +236,13 @@ impl MockMatomoBuilder {
         self
     }
 
+    /// Whether received hits are kept for [`MockMatomo::hits`] (default `true`). Off for long load
+    /// runs, where only the answers and the request count matter.
+    pub fn keep_hits(mut self, keep: bool) -> Self {
+        self.keep_hits = keep;
+        self
+    }
+
     /// Serve on this listener (e.g. a fixed port) instead of a free port of 127.0.0.1.
     pub fn listener(mut self, listener: std::net::TcpListener) -> Self {
         self.listener = Some(listener);
@@ -248,6 +258,7 @@ impl MockMatomoBuilder {
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
+                keep_hits: self.keep_hits,
                 sites,
                 token: self.token,
                 path: self.path,
@@ -364,7 +375,9 @@ fn answer(
     } else {
         tracker(state, request)
     };
-    state.hits.extend(received.iter().cloned());
+    if state.keep_hits {
+        state.hits.extend(received.iter().cloned());
+    }
     match delay {
         Some(after) => (template.set_delay(after), received),
         None => (template, received),
