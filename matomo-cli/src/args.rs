@@ -9,6 +9,9 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "matomo-cli", version, after_help = crate::exit::TABLE)]
 pub struct Cli {
+    /// Print what happens on the way (connections, answers) to standard error; never the token
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
