@@ -226,7 +226,8 @@ fn wants_cookie(config: &TrackerConfig, exchange: &matomo_core::HttpExchange) ->
 
 /// The first bytes of a sized body the title or the HTML rule needs; the body is put back intact.
 async fn body_prefix(config: &TrackerConfig, res: &mut Response<'_>) -> Option<Bytes> {
-    let is_html = res.content_type().is_some_and(|ct| ct.is_html());
+    // The raw header, not `Response::content_type()`, which parses (and allocates) every time.
+    let is_html = matomo_core::is_html(res.headers().get_one("Content-Type"), None);
     if !is_html && !config.ignore_html {
         return None;
     }
