@@ -1,12 +1,11 @@
 //! `HyperTransport` against `MockMatomo`: every answer in MATOMO_ANSWERS.md, faults, TLS, proxy, and
 //! a token that never shows.
 
-use matomo_core::testing::{Fault, HitOutcome, MockMatomo, Via, TRANSPARENT_GIF};
+use matomo_core::testing::{CapturedLogs, Fault, HitOutcome, MockMatomo, Via, TRANSPARENT_GIF};
 use matomo_core::{
     looks_like_tracker, BulkAnswer, HyperTransport, RejectReason, TimeoutPhase, TokenAuth,
     TrackerConfig, TrackingRequest, Transport, TransportError,
 };
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const TOKEN: &str = "c0ffee0123456789deadbeef";
@@ -474,30 +473,9 @@ mod tls {
     }
 }
 
-/// Collects everything `tracing` writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_token_never_shows_in_logs_debug_output_or_errors() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = CapturedLogs::start();
 
     let matomo = MockMatomo::builder().token("the-right-one").start().await;
     let t = transport(&matomo.url(), Some(TOKEN));
@@ -515,7 +493,7 @@ async fn the_token_never_shows_in_logs_debug_output_or_errors() {
     for hit in matomo.hits() {
         texts.push(format!("{hit:?}"));
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("Matomo answered"),
         "the capture works: {logs}"

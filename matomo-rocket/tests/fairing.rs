@@ -601,25 +601,7 @@ async fn shutdown_flushes_what_was_tracked() {
 
 #[tokio::test]
 async fn a_failed_send_is_logged_with_the_host_and_never_the_token() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = matomo_core::testing::CapturedLogs::start();
 
     let matomo = MockMatomo::start().await;
     let mut matomo_table = table(json!({"token_auth": "s3cr3tT0ken"}));
@@ -630,7 +612,7 @@ async fn a_failed_send_is_logged_with_the_host_and_never_the_token() {
     get(&client, "/").await;
     let tracker = client.rocket().state::<Tracker>().unwrap();
     tracker.flush(Duration::from_secs(5)).await;
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("delivery failed"), "{logs}");
     assert!(logs.contains("127.0.0.1"), "the host is named: {logs}");
     assert!(!logs.contains("s3cr3tT0ken"), "{logs}");
