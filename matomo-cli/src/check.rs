@@ -4,8 +4,7 @@ use crate::args::CheckArgs;
 use crate::exit::Outcome;
 use crate::setup;
 use matomo_core::{
-    html_title, looks_like_tracker, Event, HyperTransport, TrackerConfig, TrackingRequest,
-    Transport,
+    looks_like_tracker, Event, HyperTransport, TrackerConfig, TrackingRequest, Transport,
 };
 use std::net::{IpAddr, SocketAddr};
 
@@ -190,14 +189,7 @@ pub async fn run(args: CheckArgs) -> Outcome {
     if answer.status == 200 && looks_like_tracker(&answer.body) {
         walk.pass("tracker", "the URL answers with Matomo's tracker notice");
     } else {
-        let what = match html_title(&answer.body) {
-            Some(title) => format!("an HTML page titled \"{title}\""),
-            None => format!(
-                "{} bytes of {}",
-                answer.body.len(),
-                answer.content_type.as_deref().unwrap_or("unknown content")
-            ),
-        };
+        let what = answer.describe();
         let outcome = if answer.status >= 500 {
             Outcome::Http
         } else {

@@ -156,27 +156,23 @@ impl Tracker {
     /// The bot rule, which costs a regex scan, runs on the dispatcher: a bot's request is `Queued`
     /// here and counted as skipped (`bot`) there.
     pub fn track_exchange(&self, exchange: HttpExchange) -> Enqueued {
-        match decide_fast(&self.inner.config, &exchange) {
-            Decision::Skip(reason) => {
-                self.inner.counters.skip(reason);
-                Enqueued::Skipped(reason)
-            }
-            Decision::Track => self.enqueue(Job::Exchange(exchange, None)),
-        }
+        self.decide_and_enqueue(exchange, None)
     }
 
     /// Like [`Tracker::track_exchange`], with dimensions and more hits for the same visitor (see
     /// [`Extras`]). When the rules skip the request, its extras are skipped too.
     pub fn track_exchange_with(&self, exchange: HttpExchange, extras: Extras) -> Enqueued {
-        if extras.is_empty() {
-            return self.track_exchange(exchange);
-        }
+        let extras = (!extras.is_empty()).then(|| Box::new(extras));
+        self.decide_and_enqueue(exchange, extras)
+    }
+
+    fn decide_and_enqueue(&self, exchange: HttpExchange, extras: Option<Box<Extras>>) -> Enqueued {
         match decide_fast(&self.inner.config, &exchange) {
             Decision::Skip(reason) => {
                 self.inner.counters.skip(reason);
                 Enqueued::Skipped(reason)
             }
-            Decision::Track => self.enqueue(Job::Exchange(exchange, Some(Box::new(extras)))),
+            Decision::Track => self.enqueue(Job::Exchange(exchange, extras)),
         }
     }
 

@@ -68,7 +68,7 @@ impl Answer<'_> {
             .is_some_and(|m| m.trim().eq_ignore_ascii_case(mime))
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.is("text/html") {
             let title = crate::title::html_title(self.body);
             match title {

@@ -292,6 +292,11 @@ pub struct RawAnswer {
 }
 
 impl RawAnswer {
+    /// What came back, in words: `an HTML page titled "Sign in - Matomo"`, `43 bytes of image/gif`.
+    pub fn describe(&self) -> String {
+        self.view().describe()
+    }
+
     fn view(&self) -> Answer<'_> {
         Answer {
             status: self.status,
