@@ -26,6 +26,7 @@ use crate::rules::{is_bot, is_html};
 use crate::secret::Salt;
 use crate::title::html_title;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What an application adds to the page view of one served request: custom dimensions, and more
@@ -101,13 +102,15 @@ impl HitBuilder {
 
     /// The visitor id this exchange's visitor gets: the `_pk_id` cookie's, else derived.
     pub fn visitor_id(&self, exchange: &HttpExchange) -> crate::VisitorId {
+        self.visitor_id_with(exchange, client_ip(exchange, &self.config.trusted_proxies))
+    }
+
+    /// [`HitBuilder::visitor_id`] when the client IP is known already.
+    fn visitor_id_with(&self, exchange: &HttpExchange, ip: Option<IpAddr>) -> crate::VisitorId {
         exchange
             .get(Field::Cookie)
             .and_then(|cookies| visitor_id_from_cookies(cookies, self.config.site_id))
-            .unwrap_or_else(|| {
-                let ip = client_ip(exchange, &self.config.trusted_proxies);
-                self.deriver.derive(ip, exchange.get(Field::UserAgent))
-            })
+            .unwrap_or_else(|| self.deriver.derive(ip, exchange.get(Field::UserAgent)))
     }
 
     /// Starts the hit for an exchange: everything above but the action, so an application can turn
@@ -119,53 +122,62 @@ impl HitBuilder {
             _ => exchange.path(),
         };
         let masked = mask_path(path, &config.url_masks);
-        let mut url = match &self.base_url {
-            Some(base) => format!("{base}{masked}"),
-            None => format!(
-                "{}://{}{masked}",
-                exchange.scheme().as_str(),
-                exchange.get(Field::Host).unwrap_or("localhost"),
-            ),
-        };
-        if let Some(query) = exchange.query().filter(|q| !q.is_empty()) {
+        let query = exchange
+            .query()
+            .filter(|q| !q.is_empty())
+            .map(|query| redact_query(query, &config.redact_query_params));
+        let host = exchange.get(Field::Host).unwrap_or("localhost");
+        let origin_len = self.base_url.as_ref().map_or(host.len() + 8, String::len);
+        let mut url = String::with_capacity(
+            origin_len + masked.len() + query.as_ref().map_or(0, |q| q.len() + 1),
+        );
+        match &self.base_url {
+            Some(base) => url.push_str(base),
+            None => {
+                url.push_str(exchange.scheme().as_str());
+                url.push_str("://");
+                url.push_str(host);
+            }
+        }
+        url.push_str(&masked);
+        if let Some(query) = query {
             url.push('?');
-            url.push_str(&redact_query(query, &config.redact_query_params));
+            url.push_str(&query);
         }
         let user_agent = exchange.get(Field::UserAgent);
         let ip = client_ip(exchange, &config.trusted_proxies);
-        let mut builder = TrackingRequest::builder(config.site_id)
-            .url(url)
-            .forced_visitor_id(self.visitor_id(exchange))
-            .server_time(exchange.duration())
-            .time(exchange.served_at());
-        if let Some(referrer) = exchange.get(Field::Referer).filter(|r| !r.is_empty()) {
-            builder = builder.referrer(referrer);
-        }
-        if let Some(ua) = user_agent {
-            builder = builder.user_agent(ua);
-        }
-        if let Some(lang) = exchange.get(Field::AcceptLanguage) {
-            builder = builder.language(lang);
-        }
-        if let Some(user_id) = exchange.get(Field::UserId).filter(|u| !u.is_empty()) {
-            builder = builder.user_id(user_id);
-        }
-        if config.bots == BotPolicy::Track && is_bot(user_agent) {
-            builder = builder.bot(true);
-        }
-        if let Some(token) = &config.token_auth {
-            builder = builder.token(token);
-            if let Some(ip) = ip {
-                builder = builder.client_ip(anonymize_ip(ip, config.anonymize_ip_bytes));
-            }
-        }
         let action_name = exchange
             .get(Field::ActionName)
             .map(str::to_owned)
             .or_else(|| self.title(exchange))
             .or_else(|| exchange.get(Field::RouteName).map(str::to_owned))
             .unwrap_or_else(|| masked.into_owned());
-        builder.action_name(action_name)
+        let mut builder = TrackingRequest::builder(config.site_id)
+            .server_time(exchange.duration())
+            .time(exchange.served_at());
+        if config.token_auth.is_some() {
+            builder.attest_token();
+        }
+        // Filled in place: a chain of by-value setters would copy the whole request at each step.
+        let hit = builder.request_mut();
+        hit.url = Some(url);
+        hit.action_name = Some(action_name);
+        hit.forced_visitor_id = Some(self.visitor_id_with(exchange, ip));
+        hit.referrer = exchange
+            .get(Field::Referer)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        hit.user_agent = user_agent.map(str::to_owned);
+        hit.language = exchange.get(Field::AcceptLanguage).map(str::to_owned);
+        hit.user_id = exchange
+            .get(Field::UserId)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned);
+        hit.bot = config.bots == BotPolicy::Track && is_bot(user_agent);
+        if config.token_auth.is_some() {
+            hit.client_ip = ip.map(|ip| anonymize_ip(ip, config.anonymize_ip_bytes));
+        }
+        builder
     }
 
     /// The page-view hit for an exchange.

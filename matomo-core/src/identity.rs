@@ -26,15 +26,46 @@ use std::net::{IpAddr, SocketAddr};
 /// assert_eq!(visitor_id_from_cookies(header, 2), None); // another site's cookie
 /// ```
 pub fn visitor_id_from_cookies(cookie_header: &str, site_id: u32) -> Option<VisitorId> {
-    // Most requests carry no Matomo cookie: skip the parser for them.
-    if !cookie_header.contains("_pk_id.") {
-        return None;
+    const NAME: &[u8] = b"_pk_id.";
+    let mut site = itoa::Buffer::new();
+    let site = site.format(site_id).as_bytes();
+    let bytes = cookie_header.as_bytes();
+    // Only the `_pk_id.` cookies matter: jump from one `_` to the next rather than split every
+    // pair (this runs once per tracked request).
+    let mut from = 0;
+    while let Some(offset) = bytes.get(from..)?.iter().position(|&b| b == b'_') {
+        let at = from + offset;
+        from = at + 1;
+        let starts_name = bytes[..at]
+            .iter()
+            .rev()
+            .find(|&&b| b != b' ' && b != b'\t')
+            .is_none_or(|&b| b == b';');
+        let Some(rest) = bytes[at..].strip_prefix(NAME) else {
+            continue;
+        };
+        if !starts_name {
+            continue;
+        }
+        let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
+        let pair = &rest[..end];
+        let Some(equals) = pair.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        // `<site>.<hash>=<value>`: the site's digits, then a dot.
+        let is_site = pair[..equals]
+            .strip_prefix(site)
+            .is_some_and(|hash| hash.starts_with(b"."));
+        if !is_site {
+            continue;
+        }
+        let value = pair[equals + 1..].trim_ascii();
+        let value = value.strip_prefix(b"\"").unwrap_or(value);
+        if let Some(id) = pk_id_bytes(value.strip_suffix(b"\"").unwrap_or(value)) {
+            return Some(id);
+        }
     }
-    let prefix = format!("_pk_id.{site_id}.");
-    cookie::Cookie::split_parse(cookie_header)
-        .filter_map(Result::ok)
-        .filter(|c| c.name().starts_with(&prefix))
-        .find_map(|c| parse_pk_id(c.value()))
+    None
 }
 
 /// The first-party cookie that remembers a visitor id (opt-in `visitor_cookie`): name and value, in
@@ -58,21 +89,34 @@ pub fn visitor_cookie(site_id: u32, id: VisitorId, created_unix: u64) -> (String
 /// Parses a `_pk_id` cookie value: `id.createTs` (Matomo 4+, with or without a trailing dot) or
 /// `id.createTs.visitCount.currentVisitTs.lastVisitTs.lastEcommerceOrderTs` (older).
 pub fn parse_pk_id(value: &str) -> Option<VisitorId> {
-    let fields: Vec<&str> = value.split('.').collect();
-    let rest_ok = match fields.len() {
-        2 => is_number(fields[1]),
-        3 => is_number(fields[1]) && fields[2].is_empty(),
-        6 => is_number(fields[1]) && fields[2..].iter().all(|f| f.is_empty() || is_number(f)),
+    pk_id_bytes(value.as_bytes())
+}
+
+fn pk_id_bytes(value: &[u8]) -> Option<VisitorId> {
+    let mut fields = value.split(|&b| b == b'.');
+    let id = fields.next()?;
+    // At most six fields in all; a seventh makes the value malformed.
+    let mut rest: [&[u8]; 6] = [b""; 6];
+    let mut count = 0;
+    for field in fields {
+        *rest.get_mut(count)? = field;
+        count += 1;
+    }
+    let rest = &rest[..count];
+    let rest_ok = match rest.len() {
+        1 => is_number(rest[0]),
+        2 => is_number(rest[0]) && rest[1].is_empty(),
+        5 => is_number(rest[0]) && rest[1..].iter().all(|f| f.is_empty() || is_number(f)),
         _ => false,
     };
     if !rest_ok {
         return None;
     }
-    fields[0].parse().ok()
+    VisitorId::from_hex(id)
 }
 
-fn is_number(field: &str) -> bool {
-    !field.is_empty() && field.len() <= 20 && field.bytes().all(|b| b.is_ascii_digit())
+fn is_number(field: &[u8]) -> bool {
+    !field.is_empty() && field.len() <= 20 && field.iter().all(u8::is_ascii_digit)
 }
 
 /// Derives visitor ids from IP address and user agent under a secret salt.

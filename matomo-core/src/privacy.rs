@@ -62,35 +62,43 @@ pub fn redact_query<'a>(query: &'a str, names: &[String]) -> Cow<'a, str> {
     if names.is_empty() || query.is_empty() {
         return Cow::Borrowed(query);
     }
-    let mut changed = false;
-    let parts: Vec<Cow<'a, str>> = query
-        .split('&')
-        .map(|pair| {
-            let (raw_name, has_value) = match pair.split_once('=') {
-                Some((name, _)) => (name, true),
-                None => (pair, false),
-            };
-            let matches = |name: &str| names.iter().any(|n| n.eq_ignore_ascii_case(name));
-            let redact = has_value
-                && if raw_name.contains(['%', '+']) {
-                    // Encoded: compare the decoded name.
-                    form_urlencoded::parse(raw_name.as_bytes())
-                        .next()
-                        .is_some_and(|(k, _)| matches(&k))
-                } else {
-                    matches(raw_name)
-                };
-            if redact {
-                changed = true;
-                Cow::Owned(format!("{raw_name}={REDACTED}"))
-            } else {
-                Cow::Borrowed(pair)
-            }
-        })
-        .collect();
-    if changed {
-        Cow::Owned(parts.join("&"))
-    } else {
-        Cow::Borrowed(query)
+    // The name of a `name=value` pair that is to be redacted (a pair without `=` has no value).
+    let redacted_name = |pair: &'a [u8]| -> Option<&'a [u8]> {
+        let raw_name = &pair[..pair.iter().position(|&b| b == b'=')?];
+        let matches = |name: &[u8]| {
+            names
+                .iter()
+                .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+        };
+        let redact = if raw_name.iter().any(|&b| b == b'%' || b == b'+') {
+            // Encoded: compare the decoded name.
+            form_urlencoded::parse(raw_name)
+                .next()
+                .is_some_and(|(k, _)| matches(k.as_bytes()))
+        } else {
+            matches(raw_name)
+        };
+        redact.then_some(raw_name)
+    };
+    let pairs = || query.as_bytes().split(|&b| b == b'&');
+    // Most queries hold nothing to redact: find that out without allocating.
+    if !pairs().any(|pair| redacted_name(pair).is_some()) {
+        return Cow::Borrowed(query);
     }
+    let mut out = Vec::with_capacity(query.len() + REDACTED.len());
+    for (i, pair) in pairs().enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        match redacted_name(pair) {
+            Some(name) => {
+                out.extend_from_slice(name);
+                out.push(b'=');
+                out.extend_from_slice(REDACTED.as_bytes());
+            }
+            None => out.extend_from_slice(pair),
+        }
+    }
+    // Whole pairs of `query` and ASCII were joined by `&`: still UTF-8.
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }

@@ -38,17 +38,7 @@ impl FromStr for VisitorId {
     type Err = InvalidVisitorId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let digits = s.as_bytes();
-        if digits.len() != 16 {
-            return Err(InvalidVisitorId);
-        }
-        let mut bytes = [0u8; 8];
-        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-            let high = hex_value(pair[0]).ok_or(InvalidVisitorId)?;
-            let low = hex_value(pair[1]).ok_or(InvalidVisitorId)?;
-            *byte = (high << 4) | low;
-        }
-        Ok(Self(bytes))
+        Self::from_hex(s.as_bytes()).ok_or(InvalidVisitorId)
     }
 }
 
@@ -57,6 +47,18 @@ fn hex_value(digit: u8) -> Option<u8> {
 }
 
 impl VisitorId {
+    /// Parses exactly 16 hexadecimal digits.
+    pub(crate) fn from_hex(digits: &[u8]) -> Option<Self> {
+        if digits.len() != 16 {
+            return None;
+        }
+        let mut bytes = [0u8; 8];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            *byte = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
+        }
+        Some(Self(bytes))
+    }
+
     /// The 16 lowercase hexadecimal digits, without allocating.
     pub fn to_hex(self) -> [u8; 16] {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";

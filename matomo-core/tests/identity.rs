@@ -45,6 +45,30 @@ fn garbage_cookies_are_ignored() {
 }
 
 #[test]
+fn the_cookie_is_found_among_others_in_any_spacing_and_quoting() {
+    let id = Some("0011223344556677".parse().unwrap());
+    for header in [
+        "a=1;_pk_id.1.x=0011223344556677.1600000000",
+        "a=1 ;\t _pk_id.1.x=0011223344556677.1600000000 ; b=2",
+        "_pk_id.12.x=8899aabbccddeeff.1600000000; _pk_id.1.x=0011223344556677.1600000000",
+        "_pk_id.1.x=broken; _pk_id.1.y=0011223344556677.1600000000",
+        "_pk_id.1.x=\"0011223344556677.1600000000.\"",
+        "x=a_pk_id.1.x=ffffffffffffffff.1; _pk_id.1.x=0011223344556677.1600000000",
+    ] {
+        assert_eq!(visitor_id_from_cookies(header, 1), id, "{header}");
+    }
+    for header in [
+        // Only the start of a cookie name counts, not a name or value that contains it.
+        "my_pk_id.1.x=0011223344556677.1600000000",
+        "x=_pk_id.1.x=0011223344556677.1600000000",
+        "_pk_id.1=0011223344556677.1600000000",
+        "_pk_id.1x.y=0011223344556677.1600000000",
+    ] {
+        assert_eq!(visitor_id_from_cookies(header, 1), None, "{header}");
+    }
+}
+
+#[test]
 fn another_sites_cookie_is_not_used() {
     assert_eq!(
         visitor_id_from_cookies("_pk_id.12.x=0011223344556677.1600000000", 1),

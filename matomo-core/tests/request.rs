@@ -400,7 +400,10 @@ proptest! {
         }
         let hit = builder.token(&TokenAuth::new("t").unwrap()).build().unwrap();
         let query = hit.to_query();
-        prop_assert!(!query.contains(['\r', '\n', ' ', '#']), "unescaped characters in {query}");
+        prop_assert!(
+            query.bytes().all(|b| b.is_ascii_graphic() && !b"\"#<>[\\]^`{|}".contains(&b)),
+            "unescaped characters in {query}"
+        );
         prop_assert_eq!(TrackingRequest::from_query(&query).unwrap(), hit);
     }
 
@@ -408,4 +411,38 @@ proptest! {
     fn decoding_any_text_never_panics(query in "\\PC{0,200}") {
         let _ = TrackingRequest::from_query(&query);
     }
+}
+
+#[test]
+fn the_wire_form_escapes_delimiters_and_controls_and_keeps_urls_readable() {
+    let hit = TrackingRequest::builder(1)
+        .url("https://shop.example/a b/c?x=1&y=+2#top")
+        .action_name("Ünïcode & more 100%")
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64)\r\nX-Injected: 1")
+        .build()
+        .unwrap();
+    let query = hit.to_query();
+    assert!(
+        query.starts_with(
+            "idsite=1&rec=1&apiv=1&url=https://shop.example/a%20b/c?x%3D1%26y%3D%2B2%23top\
+             &action_name=%C3%9Cn%C3%AFcode%20%26%20more%20100%25&"
+        ),
+        "{query}"
+    );
+    assert!(
+        query.contains("&ua=Mozilla/5.0%20(X11;%20Linux%20x86_64)%0D%0AX-Injected:%201&"),
+        "{query}"
+    );
+    assert_eq!(TrackingRequest::from_query(&query).unwrap(), hit);
+}
+
+#[test]
+fn decoding_accepts_the_form_encoding_of_other_clients() {
+    // Matomo's JavaScript tracker escapes `/` and `:`; HTML forms send `+` for a space.
+    let hit = TrackingRequest::from_query(
+        "idsite=1&rec=1&url=https%3A%2F%2Fshop.example%2Fa&action_name=Big+Boots",
+    )
+    .unwrap();
+    assert_eq!(hit.url(), Some("https://shop.example/a"));
+    assert_eq!(hit.action_name(), Some("Big Boots"));
 }

@@ -40,7 +40,7 @@ pub const CDT_WITHOUT_TOKEN_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60
 ///     .build()
 ///     .unwrap();
 /// let query = hit.to_query();
-/// assert!(query.starts_with("idsite=1&rec=1&apiv=1&url=https%3A%2F%2Fexample.org%2Fwatch"));
+/// assert!(query.starts_with("idsite=1&rec=1&apiv=1&url=https://example.org/watch"));
 /// assert!(query.contains("&e_c=Video&e_a=Play&e_n=Intro&ca=1"));
 /// assert_eq!(TrackingRequest::from_query(&query).unwrap(), hit);
 /// ```
@@ -339,6 +339,7 @@ macro_rules! text_setters {
     ($($(#[$doc:meta])* $name:ident => $field:ident;)*) => {
         $(
             $(#[$doc])*
+            #[inline]
             pub fn $name(mut self, value: impl Into<String>) -> Self {
                 self.request.$field = Some(value.into());
                 self
@@ -368,47 +369,56 @@ impl RequestBuilder {
     }
 
     /// Replaces the action with `action`.
+    #[inline]
     pub fn action(mut self, action: Action) -> Self {
         self.request.action = action;
         self
     }
 
     /// Makes this an event.
+    #[inline]
     pub fn event(self, event: Event) -> Self {
         self.action(Action::Event(event))
     }
 
     /// Makes this a site search.
+    #[inline]
     pub fn site_search(self, search: SiteSearch) -> Self {
         self.action(Action::SiteSearch(search))
     }
 
     /// Makes this a goal conversion.
+    #[inline]
     pub fn goal(self, goal: Goal) -> Self {
         self.action(Action::Goal(goal))
     }
 
     /// Makes this an ecommerce order.
+    #[inline]
     pub fn ecommerce_order(self, order: EcommerceOrder) -> Self {
         self.action(Action::EcommerceOrder(order))
     }
 
     /// Makes this a cart update.
+    #[inline]
     pub fn cart_update(self, cart: CartUpdate) -> Self {
         self.action(Action::CartUpdate(cart))
     }
 
     /// Makes this a product or category page view.
+    #[inline]
     pub fn product_view(self, product: ProductView) -> Self {
         self.action(Action::ProductView(product))
     }
 
     /// Makes this a content impression.
+    #[inline]
     pub fn content_impression(self, content: Content) -> Self {
         self.action(Action::ContentImpression(content))
     }
 
     /// Makes this a content interaction (`c_i`).
+    #[inline]
     pub fn content_interaction(self, interaction: impl Into<String>, content: Content) -> Self {
         self.action(Action::ContentInteraction {
             interaction: interaction.into(),
@@ -417,63 +427,74 @@ impl RequestBuilder {
     }
 
     /// Makes this an outlink to `link`.
+    #[inline]
     pub fn outlink(self, link: impl Into<String>) -> Self {
         self.action(Action::Outlink(link.into()))
     }
 
     /// Makes this a download of `link`.
+    #[inline]
     pub fn download(self, link: impl Into<String>) -> Self {
         self.action(Action::Download(link.into()))
     }
 
     /// Makes this a ping.
+    #[inline]
     pub fn ping(self) -> Self {
         self.action(Action::Ping)
     }
 
     /// `_id`: the visitor id read from the visitor's Matomo cookie.
+    #[inline]
     pub fn visitor_id(mut self, id: VisitorId) -> Self {
         self.request.visitor_id = Some(id);
         self
     }
 
     /// `cid`: the visitor id Matomo must use (keeps visitors apart; see `MATOMO_ANSWERS.md`).
+    #[inline]
     pub fn forced_visitor_id(mut self, id: VisitorId) -> Self {
         self.request.forced_visitor_id = Some(id);
         self
     }
 
     /// `pv_id`: six letters or digits tying this hit to a page view.
+    #[inline]
     pub fn page_view_id(mut self, id: impl Into<String>) -> Self {
         self.request.page_view_id = Some(id.into());
         self
     }
 
     /// `new_visit=1`.
+    #[inline]
     pub fn new_visit(mut self, new_visit: bool) -> Self {
         self.request.new_visit = new_visit;
         self
     }
 
     /// `res`: screen width and height.
+    #[inline]
     pub fn resolution(mut self, width: u32, height: u32) -> Self {
         self.request.resolution = Some((width, height));
         self
     }
 
     /// `h`, `m`, `s`: the visitor's local time.
+    #[inline]
     pub fn local_time(mut self, hour: u8, minute: u8, second: u8) -> Self {
         self.request.local_time = Some((hour, minute, second));
         self
     }
 
     /// `cookie`: whether the browser accepts cookies.
+    #[inline]
     pub fn cookie_support(mut self, supported: bool) -> Self {
         self.request.cookie_support = Some(supported);
         self
     }
 
     /// `dimensionN`: a custom dimension.
+    #[inline]
     pub fn dimension(mut self, id: u32, value: impl Into<String>) -> Self {
         self.request.dimensions.insert(id, value.into());
         self
@@ -506,12 +527,14 @@ impl RequestBuilder {
     }
 
     /// `pf_*`: performance timings.
+    #[inline]
     pub fn performance(mut self, performance: Performance) -> Self {
         self.request.performance = performance;
         self
     }
 
     /// `pf_srv`: how long the server took, in milliseconds.
+    #[inline]
     pub fn server_time(mut self, duration: Duration) -> Self {
         let ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
         self.request.performance.server = Some(ms);
@@ -519,43 +542,61 @@ impl RequestBuilder {
     }
 
     /// `bots=1`: record the hit even though it comes from a bot.
+    #[inline]
     pub fn bot(mut self, bot: bool) -> Self {
         self.request.bot = bot;
         self
     }
 
     /// Ask Matomo for its 43-byte GIF instead of a 204 (off by default: `send_image=0`).
+    #[inline]
     pub fn send_image(mut self, send_image: bool) -> Self {
         self.request.send_image = send_image;
         self
     }
 
     /// `cip`: the visitor's IP address. Needs [`RequestBuilder::token`].
+    #[inline]
     pub fn client_ip(mut self, ip: IpAddr) -> Self {
         self.request.client_ip = Some(ip);
         self
     }
 
     /// `cdt`: when the hit happened. Older than 24 hours needs [`RequestBuilder::token`].
+    #[inline]
     pub fn time(mut self, time: SystemTime) -> Self {
         self.request.time = Some(time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
         self
     }
 
     /// `country`, `region`, `city`, `lat`, `long`. Needs [`RequestBuilder::token`].
+    #[inline]
     pub fn geo(mut self, geo: Geo) -> Self {
         self.request.geo = geo;
         self
     }
 
+    /// The request being built, for filling many fields in place (the adapters' hot path): the
+    /// checks still run in [`RequestBuilder::build`].
+    pub(crate) fn request_mut(&mut self) -> &mut TrackingRequest {
+        &mut self.request
+    }
+
+    /// [`RequestBuilder::token`] in place.
+    pub(crate) fn attest_token(&mut self) {
+        self.has_token = true;
+    }
+
     /// Attests that the hit will be sent with this token, which allows the token-only parameters.
     /// The token itself stays with the transport.
+    #[inline]
     pub fn token(mut self, _token: &TokenAuth) -> Self {
         self.has_token = true;
         self
     }
 
     /// A parameter this type does not model (e.g. a plugin's). Modelled names are refused.
+    #[inline]
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let name = name.into();
         if codec::is_modelled(&name) {
