@@ -1,21 +1,53 @@
 //! Request-path and dispatcher cost per hit, counted by valgrind (repeatable on a noisy machine).
 //!
 //! `cargo bench -p matomo-core --bench request_path` runs itself under `valgrind --tool=callgrind`
-//! (instructions) and `--tool=memcheck` (heap allocations) at two loop lengths, three alternating
-//! rounds, and reports the per-hit difference, so start-up cost cancels out:
-//! - request path: what an adapter does per served request: capture an `HttpExchange` from a
-//!   method, a path, a query and eight headers, `decide_fast`, and `Tracker::track_exchange`
-//!   (a `try_send` into the queue). The dispatcher is not polled during the loop.
+//! (instructions) and natively under a counting global allocator (heap allocations), at two loop
+//! lengths, three alternating rounds, and reports the per-hit difference, so start-up cost cancels
+//! out:
+//! - request path: what the Rocket fairing does per served request: capture an `HttpExchange` from
+//!   a method, a path, a query and eight headers, then `Tracker::track_exchange` (the rules'
+//!   decision and a `try_send` into the queue). The dispatcher is not polled during the loop.
 //! - dispatcher: building the hit (identity, privacy, masks), encoding it, and adding it to a batch.
 //!
 //! Targets: request path <= 1,500 instructions and <= 4 allocations per hit; dispatcher <= 4,000
-//! instructions per hit. Needs valgrind.
+//! instructions per hit. Needs valgrind for the instruction counts.
 
-use matomo_core::{
-    decide_fast, Decision, HitBuilder, HttpExchange, Tracker, TrackerConfig, UrlMask,
-};
+use matomo_core::{Enqueued, HitBuilder, HttpExchange, Tracker, TrackerConfig, UrlMask};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// The system allocator, counting every allocation (a `realloc` counts as one: it may move).
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is passed to `System` unchanged; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `ptr` and `layout` come from this allocator, that is from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as for `realloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 const HEADERS: [(&str, &str); 8] = [
     ("host", "shop.example"),
@@ -71,6 +103,7 @@ fn child(mode: &str, n: usize) {
                 .unwrap();
             runtime.block_on(async {
                 let tracker = Tracker::new(&config).unwrap();
+                let allocations = ALLOCATIONS.load(Ordering::Relaxed);
                 // No await in the loop: the dispatcher task is never polled while it runs.
                 let mut queued = 0usize;
                 for i in 0..n {
@@ -82,12 +115,15 @@ fn child(mode: &str, n: usize) {
                         },
                         peer,
                     );
-                    if decide_fast(&config, &exchange) == Decision::Track {
-                        tracker.track_exchange(exchange);
+                    if tracker.track_exchange(exchange) == Enqueued::Queued {
                         queued += 1;
                     }
                 }
-                std::hint::black_box(queued);
+                assert_eq!(queued, n, "every request is tracked");
+                println!(
+                    "allocations {}",
+                    ALLOCATIONS.load(Ordering::Relaxed) - allocations
+                );
                 // Leave without dropping the queued exchanges: freeing them is the dispatcher's
                 // work, not the request path's.
                 std::process::exit(0);
@@ -100,6 +136,7 @@ fn child(mode: &str, n: usize) {
                 .collect();
             let mut batch = Vec::with_capacity(config.batch_size);
             let mut bytes = 0usize;
+            let allocations = ALLOCATIONS.load(Ordering::Relaxed);
             for i in 0..n {
                 let hit = builder.build(&exchanges[i % exchanges.len()]).unwrap();
                 bytes += hit.to_query().len();
@@ -109,24 +146,34 @@ fn child(mode: &str, n: usize) {
                 }
             }
             std::hint::black_box((bytes, batch.len()));
+            println!(
+                "allocations {}",
+                ALLOCATIONS.load(Ordering::Relaxed) - allocations
+            );
         }
         other => panic!("unknown mode {other}"),
     }
 }
 
-fn run_valgrind(tool: &str, mode: &str, n: usize) -> Option<u64> {
+/// One run of the child: instructions under callgrind (`tool` = "callgrind"), or the allocations
+/// the counting allocator saw during the loop, natively (`tool` = "allocations").
+fn measure(tool: &str, mode: &str, n: usize) -> Option<u64> {
     let exe = std::env::current_exe().ok()?;
     let out = std::env::temp_dir().join(format!(
         "matomo-bench-{}-{mode}-{n}.out",
         std::process::id()
     ));
-    let mut command = Command::new("valgrind");
-    command.arg(format!("--tool={tool}"));
-    if tool == "callgrind" {
-        command.arg(format!("--callgrind-out-file={}", out.display()));
-    }
+    let mut command = if tool == "callgrind" {
+        let mut command = Command::new("valgrind");
+        command
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", out.display()))
+            .arg(&exe);
+        command
+    } else {
+        Command::new(&exe)
+    };
     let output = command
-        .arg(&exe)
         .args(["child", mode, &n.to_string()])
         .output()
         .ok()?;
@@ -144,10 +191,9 @@ fn run_valgrind(tool: &str, mode: &str, n: usize) -> Option<u64> {
             })
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
     } else {
-        let text = String::from_utf8_lossy(&output.stderr);
-        let line = text.lines().find(|l| l.contains("total heap usage:"))?;
-        let allocs = line.split("usage:").nth(1)?.split("allocs").next()?;
-        allocs.trim().replace(',', "").parse().ok()
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("allocations ")?.trim().parse().ok())
     }
 }
 
@@ -155,8 +201,8 @@ fn per_hit(tool: &str, mode: &str) -> Option<(f64, f64, f64)> {
     let (short, long) = (2_000usize, 4_000usize);
     let mut samples = Vec::new();
     for _ in 0..3 {
-        let a = run_valgrind(tool, mode, short)?;
-        let b = run_valgrind(tool, mode, long)?;
+        let a = measure(tool, mode, short)?;
+        let b = measure(tool, mode, long)?;
         samples.push(b.saturating_sub(a) as f64 / (long - short) as f64);
     }
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -197,7 +243,7 @@ fn main() {
     );
     report(
         "request path allocations",
-        per_hit("memcheck", "request-path"),
+        per_hit("allocations", "request-path"),
         4.0,
         "allocations",
     );
@@ -209,7 +255,7 @@ fn main() {
     );
     report(
         "dispatcher allocations (no target)",
-        per_hit("memcheck", "dispatcher"),
+        per_hit("allocations", "dispatcher"),
         f64::INFINITY,
         "allocations",
     );

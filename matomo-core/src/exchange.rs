@@ -247,6 +247,7 @@ impl ExchangeBuilder {
     /// Records a request header the core uses; others are ignored. Names are case-insensitive.
     /// `DNT` and `Sec-GPC` become flags; the first value of a repeated header wins, except
     /// `X-Forwarded-For` and `Forwarded`, whose values are joined as HTTP says.
+    #[inline]
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.add_header(name, value);
         self
@@ -295,47 +296,55 @@ impl ExchangeBuilder {
     }
 
     /// Sets a text field directly (route name, user id, content type, ...).
+    #[inline]
     pub fn field(mut self, field: Field, value: &str) -> Self {
         self.exchange.set(field, value);
         self
     }
 
     /// The response status.
+    #[inline]
     pub fn status(mut self, status: u16) -> Self {
         self.exchange.status = status;
         self
     }
 
     /// The response `Content-Type`.
+    #[inline]
     pub fn content_type(self, content_type: &str) -> Self {
         self.field(Field::ContentType, content_type)
     }
 
     /// The scheme.
+    #[inline]
     pub fn scheme(mut self, scheme: Scheme) -> Self {
         self.exchange.scheme = scheme;
         self
     }
 
     /// The peer's address.
+    #[inline]
     pub fn peer(mut self, peer: IpAddr) -> Self {
         self.exchange.peer = Some(peer);
         self
     }
 
     /// How long the application took.
+    #[inline]
     pub fn duration(mut self, duration: Duration) -> Self {
         self.exchange.duration = duration;
         self
     }
 
     /// When the request was served (defaults to when the builder was made).
+    #[inline]
     pub fn served_at(mut self, at: SystemTime) -> Self {
         self.exchange.served_at = at;
         self
     }
 
     /// The first bytes of the response body (keep it small: 8 KiB is plenty for a `<title>`).
+    #[inline]
     pub fn body_prefix(mut self, prefix: Bytes) -> Self {
         self.exchange.body_prefix = Some(prefix);
         self
