@@ -50,9 +50,13 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let matomo = MockMatomo::start().await;
+        let matomo = MockMatomo::builder().keep_hits(false).start().await;
         let url = matomo.url();
         let mut ratios = Vec::new();
+        if std::env::var("BULK_ONLY").is_ok() {
+            deliver(&url, 50).await;
+            return;
+        }
         for round in 0..3 {
             let (bulk, single) = if round % 2 == 0 {
                 let bulk = deliver(&url, 50).await;

@@ -166,14 +166,14 @@ impl Store {
         }
     }
 
-    /// Forgets delivered (or dropped) hits.
+    /// Forgets delivered (or dropped) hits, by their spool ids.
     #[cfg_attr(not(feature = "spool"), allow(unused_variables))]
-    pub async fn finish(&mut self, done: &[Pending]) {
+    pub async fn finish(&mut self, done: &[Option<u64>]) {
         match self {
             Store::Memory(_) => {}
             #[cfg(feature = "spool")]
             Store::Disk { spool, on_disk, .. } => {
-                let ids: Vec<u64> = done.iter().filter_map(|p| p.id).collect();
+                let ids: Vec<u64> = done.iter().flatten().copied().collect();
                 if ids.is_empty() {
                     return;
                 }

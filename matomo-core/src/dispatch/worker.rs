@@ -260,14 +260,15 @@ impl Worker {
 
     /// Sends the oldest `batch_size` hits until they are delivered, rejected or dropped.
     async fn send_one_batch(&mut self) {
-        let mut batch = self
+        let taken = self
             .store
             .take(self.config.batch_size, &self.counters)
             .await;
         self.first_pending = (self.store.len() > 0).then(Instant::now);
-        if batch.is_empty() {
+        if taken.is_empty() {
             return;
         }
+        let mut batch = Batch::from(taken);
         let span = tracing::debug_span!("matomo.batch", hits = batch.len());
         let _enter = span.enter();
         let mut attempt = 0u32;
@@ -277,10 +278,10 @@ impl Worker {
                 break;
             }
             attempt += 1;
-            let hits: Vec<TrackingRequest> = batch.iter().map(|p| p.hit.clone()).collect();
             let transport = Arc::clone(&self.transport);
+            let hits = &batch.hits;
             let result: Result<Accepted, TransportError> =
-                self.wait(async move { transport.send(&hits).await }).await;
+                self.wait(async move { transport.send(hits).await }).await;
             match result {
                 Ok(accepted) => {
                     self.counters
@@ -329,17 +330,33 @@ impl Worker {
             }
         }
         self.counters.done(batch.len() as u64);
-        self.store.finish(&batch).await;
+        self.store.finish(&batch.ids).await;
         self.store.note_oldest(&self.counters);
     }
 
-    async fn drop_too_old(&mut self, batch: &mut Vec<Pending>) {
+    async fn drop_too_old(&mut self, batch: &mut Batch) {
         let now = unix_ms(SystemTime::now());
         let limit = self.config.max_hit_age.as_millis() as u64;
-        let (keep, old): (Vec<Pending>, Vec<Pending>) = std::mem::take(batch)
-            .into_iter()
-            .partition(|p| now.saturating_sub(p.tracked_at) <= limit);
-        *batch = keep;
+        if batch
+            .tracked_at
+            .iter()
+            .all(|&at| now.saturating_sub(at) <= limit)
+        {
+            return;
+        }
+        let mut kept = Batch::default();
+        let mut old = Vec::new();
+        let rows = batch.hits.drain(..).zip(&batch.tracked_at).zip(&batch.ids);
+        for ((hit, &at), &id) in rows {
+            if now.saturating_sub(at) <= limit {
+                kept.hits.push(hit);
+                kept.tracked_at.push(at);
+                kept.ids.push(id);
+            } else {
+                old.push(id);
+            }
+        }
+        *batch = kept;
         if !old.is_empty() {
             tracing::warn!(
                 dropped = old.len(),
@@ -350,6 +367,43 @@ impl Worker {
             self.counters.done(old.len() as u64);
             self.store.finish(&old).await;
         }
+    }
+}
+
+/// The hits of one batch, apart from what is known about them: the transport takes the hits as
+/// they are, so no attempt copies them.
+#[derive(Default)]
+struct Batch {
+    hits: Vec<TrackingRequest>,
+    /// Unix milliseconds when each was tracked.
+    tracked_at: Vec<u64>,
+    /// Each one's spool id, once it is on disk.
+    ids: Vec<Option<u64>>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.hits.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.hits.is_empty()
+    }
+}
+
+impl From<Vec<Pending>> for Batch {
+    fn from(pending: Vec<Pending>) -> Self {
+        let mut batch = Batch {
+            hits: Vec::with_capacity(pending.len()),
+            tracked_at: Vec::with_capacity(pending.len()),
+            ids: Vec::with_capacity(pending.len()),
+        };
+        for p in pending {
+            batch.hits.push(p.hit);
+            batch.tracked_at.push(p.tracked_at);
+            batch.ids.push(p.id);
+        }
+        batch
     }
 }
 

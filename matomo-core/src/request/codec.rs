@@ -90,9 +90,10 @@ fn push_escaped(out: &mut Vec<u8>, value: &str) {
     }
 }
 
-/// The text of bytes that [`push_escaped`] and ASCII literals wrote.
-fn ascii_text(bytes: Vec<u8>) -> String {
-    // Never fails: every byte written is ASCII. Lossy rather than a panic all the same.
+/// The text of bytes that [`push_escaped`] and ASCII literals (or other UTF-8) wrote.
+pub(crate) fn ascii_text(bytes: Vec<u8>) -> String {
+    // Never fails: every byte written is ASCII or whole UTF-8. Lossy rather than a panic all the
+    // same.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
@@ -107,77 +108,83 @@ fn escaped_name(name: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-const MODELLED: &[&str] = &[
-    "idsite",
-    "rec",
-    "apiv",
-    "url",
-    "action_name",
-    "urlref",
-    "ua",
-    "lang",
-    "uid",
-    "_id",
-    "cid",
-    "pv_id",
-    "new_visit",
-    "res",
-    "h",
-    "m",
-    "s",
-    "cookie",
-    "_cvar",
-    "cvar",
-    "pf_net",
-    "pf_srv",
-    "pf_tfr",
-    "pf_dm1",
-    "pf_dm2",
-    "pf_onl",
-    "_rcn",
-    "_rck",
-    "bots",
-    "send_image",
-    "cip",
-    "cdt",
-    "country",
-    "region",
-    "city",
-    "lat",
-    "long",
-    "e_c",
-    "e_a",
-    "e_n",
-    "e_v",
-    "ca",
-    "search",
-    "search_cat",
-    "search_count",
-    "idgoal",
-    "revenue",
-    "ec_id",
-    "ec_st",
-    "ec_tx",
-    "ec_sh",
-    "ec_dt",
-    "ec_items",
-    "_pks",
-    "_pkn",
-    "_pkc",
-    "_pkp",
-    "c_n",
-    "c_p",
-    "c_t",
-    "c_i",
-    "link",
-    "download",
-    "ping",
-    "token_auth",
-];
+/// The parameter names [`TrackingRequest`] models (and the token, which is never a parameter), as
+/// `&'static str`: `None` for any other name. A `match` rather than a scan of a list: it runs for
+/// every parameter of every hit decoded.
+fn modelled_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "idsite" => "idsite",
+        "rec" => "rec",
+        "apiv" => "apiv",
+        "url" => "url",
+        "action_name" => "action_name",
+        "urlref" => "urlref",
+        "ua" => "ua",
+        "lang" => "lang",
+        "uid" => "uid",
+        "_id" => "_id",
+        "cid" => "cid",
+        "pv_id" => "pv_id",
+        "new_visit" => "new_visit",
+        "res" => "res",
+        "h" => "h",
+        "m" => "m",
+        "s" => "s",
+        "cookie" => "cookie",
+        "_cvar" => "_cvar",
+        "cvar" => "cvar",
+        "pf_net" => "pf_net",
+        "pf_srv" => "pf_srv",
+        "pf_tfr" => "pf_tfr",
+        "pf_dm1" => "pf_dm1",
+        "pf_dm2" => "pf_dm2",
+        "pf_onl" => "pf_onl",
+        "_rcn" => "_rcn",
+        "_rck" => "_rck",
+        "bots" => "bots",
+        "send_image" => "send_image",
+        "cip" => "cip",
+        "cdt" => "cdt",
+        "country" => "country",
+        "region" => "region",
+        "city" => "city",
+        "lat" => "lat",
+        "long" => "long",
+        "e_c" => "e_c",
+        "e_a" => "e_a",
+        "e_n" => "e_n",
+        "e_v" => "e_v",
+        "ca" => "ca",
+        "search" => "search",
+        "search_cat" => "search_cat",
+        "search_count" => "search_count",
+        "idgoal" => "idgoal",
+        "revenue" => "revenue",
+        "ec_id" => "ec_id",
+        "ec_st" => "ec_st",
+        "ec_tx" => "ec_tx",
+        "ec_sh" => "ec_sh",
+        "ec_dt" => "ec_dt",
+        "ec_items" => "ec_items",
+        "_pks" => "_pks",
+        "_pkn" => "_pkn",
+        "_pkc" => "_pkc",
+        "_pkp" => "_pkp",
+        "c_n" => "c_n",
+        "c_p" => "c_p",
+        "c_t" => "c_t",
+        "c_i" => "c_i",
+        "link" => "link",
+        "download" => "download",
+        "ping" => "ping",
+        "token_auth" => "token_auth",
+        _ => return None,
+    })
+}
 
 /// Whether `name` is a parameter [`TrackingRequest`] models (or the token, which is never a parameter).
 pub(crate) fn is_modelled(name: &str) -> bool {
-    MODELLED.contains(&name) || dimension_id(name).is_some()
+    modelled_name(name).is_some() || dimension_id(name).is_some()
 }
 
 fn dimension_id(name: &str) -> Option<u32> {
@@ -192,14 +199,23 @@ impl TrackingRequest {
     /// The query string Matomo reads (without a leading `?`), e.g. `idsite=1&rec=1&apiv=1&url=...`.
     pub fn to_query(&self) -> String {
         let mut out = Vec::with_capacity(self.encoded_len_hint());
+        self.write_query(&mut out);
+        ascii_text(out)
+    }
+
+    /// Appends [`TrackingRequest::to_query`] to `out`: only ASCII, with `"`, `\\` and every
+    /// control byte percent-encoded (so it is also a JSON string as it stands).
+    pub(crate) fn write_query(&self, out: &mut Vec<u8>) {
+        out.reserve(self.encoded_len_hint());
+        let start = out.len();
         // `name` is written as is: every caller passes a literal or an already encoded name.
         let mut put = |name: &str, value: &str| {
-            if !out.is_empty() {
+            if out.len() > start {
                 out.push(b'&');
             }
             out.extend_from_slice(name.as_bytes());
             out.push(b'=');
-            push_escaped(&mut out, value);
+            push_escaped(out, value);
         };
         put("idsite", itoa::Buffer::new().format(self.site_id));
         put("rec", "1");
@@ -275,7 +291,6 @@ impl TrackingRequest {
         if !self.send_image {
             put("send_image", "0");
         }
-        ascii_text(out)
     }
 
     /// About how long [`TrackingRequest::to_query`] will be, so it is written without regrowing.
@@ -317,13 +332,17 @@ impl TrackingRequest {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut known: BTreeMap<&'static str, String> = BTreeMap::new();
+        let mut known: Vec<(&'static str, String)> = Vec::with_capacity(16);
         let mut dimensions = BTreeMap::new();
         let mut extra = Vec::new();
         for (name, value) in params {
             let (name, value) = (name.as_ref(), value.as_ref());
-            if let Some(known_name) = MODELLED.iter().find(|m| **m == name) {
-                known.insert(known_name, value.to_owned());
+            if let Some(known_name) = modelled_name(name) {
+                // A repeated parameter: the last one counts, as in PHP.
+                match known.iter_mut().find(|(k, _)| *k == known_name) {
+                    Some((_, previous)) => *previous = value.to_owned(),
+                    None => known.push((known_name, value.to_owned())),
+                }
             } else if let Some(id) = dimension_id(name) {
                 dimensions.insert(id, value.to_owned());
             } else {
@@ -496,16 +515,24 @@ fn variables_json(variables: &BTreeMap<u32, (String, String)>) -> String {
     Value::Object(map).to_string()
 }
 
-/// The modelled parameters of one query, consumed field by field.
-struct Fields(BTreeMap<&'static str, String>);
+/// The modelled parameters of one query (a dozen, typically), consumed field by field.
+struct Fields(Vec<(&'static str, String)>);
 
 impl Fields {
+    fn position(&self, name: &'static str) -> Option<usize> {
+        // Most names asked for are absent: the length rules nearly all of them out at once.
+        self.0
+            .iter()
+            .position(|(k, _)| k.len() == name.len() && *k == name)
+    }
+
     fn take(&mut self, name: &'static str) -> Option<String> {
-        self.0.remove(name)
+        let index = self.position(name)?;
+        Some(self.0.swap_remove(index).1)
     }
 
     fn has(&self, name: &'static str) -> bool {
-        self.0.contains_key(name)
+        self.position(name).is_some()
     }
 
     fn parse<T: std::str::FromStr>(

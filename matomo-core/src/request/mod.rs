@@ -14,6 +14,7 @@ pub use action::{
     Action, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Goal, ProductView,
     SiteSearch,
 };
+pub(crate) use codec::ascii_text;
 pub use codec::DecodeError;
 
 use crate::secret::TokenAuth;

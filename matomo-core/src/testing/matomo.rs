@@ -84,17 +84,22 @@ impl ReceivedHit {
 }
 
 /// Judges one hit like Matomo: `params` as received, `token` the `token_auth` that came with it.
-pub(crate) fn judge(
+/// The raw parameters are copied into the [`ReceivedHit`] only when `keep_params` (someone keeps
+/// or watches the hits); the outcome is the same either way.
+pub(crate) fn judge<K: AsRef<str>, V: AsRef<str>>(
     via: Via,
-    params: Vec<(String, String)>,
+    params: &[(K, V)],
+    keep_params: bool,
     token: Option<&str>,
     valid_token: Option<&str>,
     sites: &BTreeSet<u32>,
 ) -> ReceivedHit {
     let token_state = token.map(|t| Some(t) == valid_token);
     let request =
-        TrackingRequest::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let recorded = params.iter().any(|(k, v)| k == "rec" && v.trim() == "1");
+        TrackingRequest::from_params(params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+    let recorded = params
+        .iter()
+        .any(|(k, v)| k.as_ref() == "rec" && v.as_ref().trim() == "1");
     let outcome = match &request {
         _ if !recorded => HitOutcome::NotRecorded,
         Err(DecodeError::Missing("idsite")) => HitOutcome::UnknownSite,
@@ -105,16 +110,18 @@ pub(crate) fn judge(
         }
         Ok(_) => HitOutcome::Tracked,
     };
-    let params = params
-        .into_iter()
-        .map(|(k, v)| {
-            if k == "token_auth" {
-                (k, "***".to_owned())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
+    let params = if keep_params {
+        params
+            .iter()
+            .map(|(k, v)| {
+                let k = k.as_ref();
+                let v = if k == "token_auth" { "***" } else { v.as_ref() };
+                (k.to_owned(), v.to_owned())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     ReceivedHit {
         via,
         params,

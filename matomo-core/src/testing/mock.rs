@@ -270,7 +270,9 @@ impl MockMatomoBuilder {
             changed: Notify::new(),
             events: broadcast::channel(1024).0,
         });
-        let mut builder = MockServer::builder();
+        // Hits are kept (or not) by the stand-in itself; wiremock's own copy of every request
+        // would only grow under load.
+        let mut builder = MockServer::builder().disable_request_recording();
         if let Some(listener) = self.listener {
             builder = builder.listener(listener);
         }
@@ -323,11 +325,14 @@ impl Respond for Responder {
             let mut state = self.0.lock();
             state.requests += 1;
             let fault = state.next.pop_front().or_else(|| state.always.clone());
-            answer(&mut state, request, fault)
+            let keep = state.keep_hits || self.0.events.receiver_count() > 0;
+            answer(&mut state, request, fault, keep)
         };
-        for hit in received {
-            // Nobody listening is fine.
-            let _ = self.0.events.send(hit);
+        if self.0.events.receiver_count() > 0 {
+            for hit in received {
+                // A receiver that went away in between is fine.
+                let _ = self.0.events.send(hit);
+            }
         }
         self.0.changed.notify_waiters();
         template
@@ -338,10 +343,13 @@ fn html(status: u16, body: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "text/html; charset=utf-8")
 }
 
+/// The stand-in's answer to `request`, and the hits it received (only when `keep`: someone keeps
+/// or watches them).
 fn answer(
     state: &mut State,
     request: &Request,
     fault: Option<Fault>,
+    keep: bool,
 ) -> (ResponseTemplate, Vec<ReceivedHit>) {
     let mut delay = None;
     match fault {
@@ -373,7 +381,7 @@ fn answer(
     let (template, received) = if request.url.path() != state.path {
         (html(200, LOGIN_PAGE), Vec::new())
     } else {
-        tracker(state, request)
+        tracker(state, request, keep)
     };
     if state.keep_hits {
         state.hits.extend(received.iter().cloned());
@@ -384,7 +392,7 @@ fn answer(
     }
 }
 
-fn tracker(state: &State, request: &Request) -> (ResponseTemplate, Vec<ReceivedHit>) {
+fn tracker(state: &State, request: &Request, keep: bool) -> (ResponseTemplate, Vec<ReceivedHit>) {
     let valid_token = state.token.as_deref();
     let is_json = request.body.first() == Some(&b'{')
         || request
@@ -393,7 +401,7 @@ fn tracker(state: &State, request: &Request) -> (ResponseTemplate, Vec<ReceivedH
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/json"));
     if request.method.as_str() == "POST" && is_json {
-        return bulk(state, request, valid_token);
+        return bulk(state, request, valid_token, keep);
     }
     let mut params: Vec<(String, String)> = request
         .url
@@ -416,7 +424,14 @@ fn tracker(state: &State, request: &Request) -> (ResponseTemplate, Vec<ReceivedH
         .rev()
         .find(|(k, _)| k == "token_auth")
         .map(|(_, v)| v.clone());
-    let hit = judge(via, params, token.as_deref(), valid_token, &state.sites);
+    let hit = judge(
+        via,
+        &params,
+        true,
+        token.as_deref(),
+        valid_token,
+        &state.sites,
+    );
     let template = match hit.outcome {
         HitOutcome::Tracked | HitOutcome::NotRecorded => {
             if hit.param("send_image") == Some("0") || hit.outcome == HitOutcome::NotRecorded {
@@ -427,13 +442,14 @@ fn tracker(state: &State, request: &Request) -> (ResponseTemplate, Vec<ReceivedH
         }
         _ => html(400, TRACKER_NOTICE),
     };
-    (template, vec![hit])
+    (template, if keep { vec![hit] } else { Vec::new() })
 }
 
 fn bulk(
     state: &State,
     request: &Request,
     valid_token: Option<&str>,
+    keep: bool,
 ) -> (ResponseTemplate, Vec<ReceivedHit>) {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(&request.body).ok();
     let requests = parsed
@@ -456,18 +472,17 @@ fn bulk(
     for (index, entry) in requests.iter().enumerate() {
         let query = entry.as_str().unwrap_or_default();
         let query = query.split_once('?').map_or(query, |(_, q)| q);
-        let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let params: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
         let own_token = params
             .iter()
             .find(|(k, _)| k == "token_auth")
-            .map(|(_, v)| v.clone());
-        let hit_token = own_token.or_else(|| token.clone());
+            .map(|(_, v)| v.as_ref());
+        let hit_token = own_token.or(token.as_deref());
         let hit = judge(
             Via::Bulk(index),
-            params,
-            hit_token.as_deref(),
+            &params,
+            keep,
+            hit_token,
             valid_token,
             &state.sites,
         );
@@ -477,7 +492,9 @@ fn bulk(
             invalid += 1;
             indices.push(index);
         }
-        received.push(hit);
+        if keep {
+            received.push(hit);
+        }
     }
     let mut body = serde_json::json!({"status": "success", "tracked": tracked, "invalid": invalid});
     let token_valid = token.is_some() && token.as_deref() == valid_token;
