@@ -230,8 +230,9 @@ impl Worker {
         }
     }
 
-    /// Runs `work` while still taking in and spooling new hits (with a spool) and noting control
-    /// messages for later.
+    /// Runs `work` while still taking in new hits and noting control messages for later. With a
+    /// spool, every hit is taken in (and spooled); in memory, up to one batch, so the next batch is
+    /// built while this one is on the wire, and memory stays within the queue plus one batch.
     async fn wait<F: Future>(&mut self, work: F) -> F::Output {
         tokio::pin!(work);
         let durable = self.store.is_durable();
@@ -249,7 +250,9 @@ impl Worker {
                     Some(flush) => self.deferred.push_back(flush),
                     None => self.control_open = false,
                 },
-                job = self.jobs.recv(), if durable && self.jobs_open => match job {
+                job = self.jobs.recv(),
+                    if self.jobs_open && (durable || self.store.len() < self.config.batch_size) =>
+                match job {
                     Some(job) => self.accept(job),
                     None => self.jobs_open = false,
                 },

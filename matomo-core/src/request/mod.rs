@@ -14,8 +14,8 @@ pub use action::{
     Action, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Goal, ProductView,
     SiteSearch,
 };
-pub(crate) use codec::ascii_text;
 pub use codec::DecodeError;
+pub(crate) use codec::{ascii_text, parse_pairs};
 
 use crate::secret::TokenAuth;
 use crate::visitor::VisitorId;

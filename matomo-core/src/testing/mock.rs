@@ -4,6 +4,7 @@ use super::matomo::{
     judge, warnings, HitOutcome, ReceivedHit, Via, LOGIN_PAGE, TRACKER_NOTICE, TRANSPARENT_GIF,
 };
 use crate::request::TrackingRequest;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -451,28 +452,18 @@ fn bulk(
     valid_token: Option<&str>,
     keep: bool,
 ) -> (ResponseTemplate, Vec<ReceivedHit>) {
-    let parsed: Option<serde_json::Value> = serde_json::from_slice(&request.body).ok();
-    let requests = parsed
-        .as_ref()
-        .and_then(|v| v.get("requests"))
-        .and_then(|r| r.as_array());
-    let Some(requests) = requests else {
+    let Some(BulkBody { requests, token }) = BulkBody::parse(&request.body) else {
         return (
             bulk_json(serde_json::json!({"status": "success", "tracked": 0, "invalid": 0})),
             Vec::new(),
         );
     };
-    let token = parsed
-        .as_ref()
-        .and_then(|v| v.get("token_auth"))
-        .and_then(|t| t.as_str())
-        .map(str::to_owned);
     let mut received = Vec::new();
     let (mut tracked, mut invalid, mut indices) = (0, 0, Vec::new());
     for (index, entry) in requests.iter().enumerate() {
-        let query = entry.as_str().unwrap_or_default();
+        let query: &str = entry;
         let query = query.split_once('?').map_or(query, |(_, q)| q);
-        let params: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+        let params: Vec<_> = crate::request::parse_pairs(query).collect();
         let own_token = params
             .iter()
             .find(|(k, _)| k == "token_auth")
@@ -502,6 +493,46 @@ fn bulk(
         body["invalid_indices"] = serde_json::json!(indices);
     }
     (bulk_json(body), received)
+}
+
+/// A bulk request body as Matomo reads it: the `requests` (an entry that is not a string reads as
+/// an empty hit) and the `token_auth`.
+struct BulkBody<'a> {
+    requests: Vec<Cow<'a, str>>,
+    token: Option<Cow<'a, str>>,
+}
+
+impl<'a> BulkBody<'a> {
+    /// `None` when the body is not JSON or holds no `requests` array.
+    fn parse(body: &'a [u8]) -> Option<Self> {
+        /// The usual shape, read without a copy of each request.
+        #[derive(serde::Deserialize)]
+        struct Usual<'a> {
+            #[serde(borrow)]
+            requests: Vec<Cow<'a, str>>,
+            #[serde(borrow, default)]
+            token_auth: Option<Cow<'a, str>>,
+        }
+        if let Ok(usual) = serde_json::from_slice::<Usual<'a>>(body) {
+            return Some(BulkBody {
+                requests: usual.requests,
+                token: usual.token_auth,
+            });
+        }
+        // Anything else that is JSON: entries or a token of other types.
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let requests = value
+            .get("requests")?
+            .as_array()?
+            .iter()
+            .map(|entry| Cow::Owned(entry.as_str().unwrap_or_default().to_owned()))
+            .collect();
+        let token = value
+            .get("token_auth")
+            .and_then(|t| t.as_str())
+            .map(|t| Cow::Owned(t.to_owned()));
+        Some(BulkBody { requests, token })
+    }
 }
 
 fn bulk_json(body: serde_json::Value) -> ResponseTemplate {
