@@ -388,16 +388,19 @@ impl TrackingRequest {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut known: Vec<(&'static str, String)> = Vec::with_capacity(16);
+        // Held here so the modelled values are read in place: only what the request keeps as text
+        // is copied.
+        let params: Vec<(K, V)> = params.into_iter().collect();
+        let mut known: Vec<(&'static str, &str)> = Vec::with_capacity(16);
         let mut dimensions = BTreeMap::new();
         let mut extra = Vec::new();
-        for (name, value) in params {
+        for (name, value) in &params {
             let (name, value) = (name.as_ref(), value.as_ref());
             if let Some(known_name) = modelled_name(name) {
                 // A repeated parameter: the last one counts, as in PHP.
                 match known.iter_mut().find(|(k, _)| *k == known_name) {
-                    Some((_, previous)) => *previous = value.to_owned(),
-                    None => known.push((known_name, value.to_owned())),
+                    Some((_, previous)) => *previous = value,
+                    None => known.push((known_name, value)),
                 }
             } else if let Some(id) = dimension_id(name) {
                 dimensions.insert(id, value.to_owned());
@@ -572,9 +575,9 @@ fn variables_json(variables: &BTreeMap<u32, (String, String)>) -> String {
 }
 
 /// The modelled parameters of one query (a dozen, typically), consumed field by field.
-struct Fields(Vec<(&'static str, String)>);
+struct Fields<'a>(Vec<(&'static str, &'a str)>);
 
-impl Fields {
+impl<'a> Fields<'a> {
     fn position(&self, name: &'static str) -> Option<usize> {
         // Most names asked for are absent: the length rules nearly all of them out at once.
         self.0
@@ -582,9 +585,13 @@ impl Fields {
             .position(|(k, _)| k.len() == name.len() && *k == name)
     }
 
-    fn take(&mut self, name: &'static str) -> Option<String> {
+    fn take_str(&mut self, name: &'static str) -> Option<&'a str> {
         let index = self.position(name)?;
         Some(self.0.swap_remove(index).1)
+    }
+
+    fn take(&mut self, name: &'static str) -> Option<String> {
+        self.take_str(name).map(str::to_owned)
     }
 
     fn has(&self, name: &'static str) -> bool {
@@ -596,13 +603,13 @@ impl Fields {
         name: &'static str,
         expected: &'static str,
     ) -> Result<Option<T>, DecodeError> {
-        self.take(name)
+        self.take_str(name)
             .map(|raw| raw.trim().parse().map_err(|_| invalid(name, expected)))
             .transpose()
     }
 
     fn flag(&mut self, name: &'static str) -> Result<Option<bool>, DecodeError> {
-        match self.take(name).as_deref().map(str::trim) {
+        match self.take_str(name).map(str::trim) {
             None => Ok(None),
             Some("1") | Some("true") => Ok(Some(true)),
             Some("0") | Some("false") | Some("") => Ok(Some(false)),
@@ -611,7 +618,7 @@ impl Fields {
     }
 
     fn resolution(&mut self) -> Result<Option<(u32, u32)>, DecodeError> {
-        let Some(raw) = self.take("res") else {
+        let Some(raw) = self.take_str("res") else {
             return Ok(None);
         };
         let parsed = raw
@@ -633,7 +640,7 @@ impl Fields {
     }
 
     fn timestamp(&mut self) -> Result<Option<u64>, DecodeError> {
-        let Some(raw) = self.take("cdt") else {
+        let Some(raw) = self.take_str("cdt") else {
             return Ok(None);
         };
         let raw = raw.trim();
@@ -650,12 +657,12 @@ impl Fields {
         &mut self,
         name: &'static str,
     ) -> Result<BTreeMap<u32, (String, String)>, DecodeError> {
-        let Some(raw) = self.take(name) else {
+        let Some(raw) = self.take_str(name) else {
             return Ok(BTreeMap::new());
         };
         let expected = "a JSON object of [name, value] pairs by slot";
         let map: BTreeMap<String, (String, String)> =
-            serde_json::from_str(&raw).map_err(|_| invalid(name, expected))?;
+            serde_json::from_str(raw).map_err(|_| invalid(name, expected))?;
         map.into_iter()
             .map(|(slot, pair)| {
                 let slot = slot.parse().map_err(|_| invalid(name, expected))?;
@@ -665,12 +672,12 @@ impl Fields {
     }
 
     fn items(&mut self) -> Result<Vec<EcommerceItem>, DecodeError> {
-        let Some(raw) = self.take("ec_items") else {
+        let Some(raw) = self.take_str("ec_items") else {
             return Ok(Vec::new());
         };
         let expected = "a JSON array of [sku, name, category, price, quantity]";
         let rows: Vec<Vec<Value>> =
-            serde_json::from_str(&raw).map_err(|_| invalid("ec_items", expected))?;
+            serde_json::from_str(raw).map_err(|_| invalid("ec_items", expected))?;
         rows.into_iter()
             .map(|row| item_from_json(&row).ok_or_else(|| invalid("ec_items", expected)))
             .collect()
@@ -721,11 +728,11 @@ fn item_from_json(row: &[Value]) -> Option<EcommerceItem> {
     })
 }
 
-fn decode_action(fields: &mut Fields) -> Result<Action, DecodeError> {
-    let _ = fields.take("ca");
-    let _ = fields.take("rec");
-    let _ = fields.take("apiv");
-    let _ = fields.take("token_auth");
+fn decode_action(fields: &mut Fields<'_>) -> Result<Action, DecodeError> {
+    let _ = fields.take_str("ca");
+    let _ = fields.take_str("rec");
+    let _ = fields.take_str("apiv");
+    let _ = fields.take_str("token_auth");
     if fields.flag("ping")? == Some(true) {
         return Ok(Action::Ping);
     }
