@@ -7,6 +7,9 @@ use matomo_core::testing::{HitOutcome, MockMatomo, ReceivedHit, Via};
 use matomo_core::Action;
 use tokio::sync::broadcast::error::RecvError;
 
+/// How long `--max-hits` waits after the last hit, so its answer still goes out.
+const ANSWER_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Runs `listen` until Ctrl-C (or `--max-hits`).
 pub async fn run(args: ListenArgs) -> Outcome {
     let token = match setup::token(args.token_file.as_deref()) {
@@ -56,6 +59,9 @@ pub async fn run(args: ListenArgs) -> Outcome {
                     count += 1;
                     print_hit(&matomo, &hit, count, args.json);
                     if args.max_hits.is_some_and(|max| count >= max) {
+                        // The hit is seen before its answer is written: give the answer time to
+                        // reach the sender rather than close the connection under it.
+                        tokio::time::sleep(ANSWER_GRACE).await;
                         return Outcome::Ok;
                     }
                 }

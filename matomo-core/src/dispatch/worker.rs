@@ -48,6 +48,10 @@ pub(crate) struct Worker {
     sync: tokio::time::Interval,
 }
 
+/// How often the dispatcher looks at the queue while hits are pending or a batch is on the wire,
+/// instead of being woken for each job.
+const GATHER_INTERVAL: Duration = Duration::from_millis(2);
+
 fn unix_ms(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -107,9 +111,16 @@ impl Worker {
                 self.send_one_batch().await;
                 continue;
             }
+            // Take what is queued already, up to a batch, without waiting for it.
+            if self.take_queued(self.config.batch_size) {
+                continue;
+            }
             let deadline = self
                 .first_pending
                 .map(|first| first + self.config.batch_delay);
+            // With hits pending, look at the queue again shortly rather than be woken for every
+            // job: a wake-up per tracked request costs the app more than the hit itself.
+            let gather = (queued > 0).then(|| Instant::now() + GATHER_INTERVAL);
             let durable = self.store.is_durable();
             tokio::select! {
                 biased;
@@ -121,10 +132,11 @@ impl Worker {
                     }
                     None => self.control_open = false,
                 },
-                job = self.jobs.recv(), if self.jobs_open => match job {
+                job = self.jobs.recv(), if self.jobs_open && queued == 0 => match job {
                     Some(job) => self.accept(job),
                     None => self.jobs_open = false,
                 },
+                _ = sleep_until(gather), if self.jobs_open && gather.is_some() => {}
                 _ = self.sync.tick(), if durable => self.store.sync(&self.counters).await,
                 _ = sleep_until(deadline), if deadline.is_some() => self.send_one_batch().await,
             }
@@ -150,6 +162,23 @@ impl Worker {
                 true
             }
         }
+    }
+
+    /// Takes jobs already queued until the store holds `limit` hits or the queue is empty;
+    /// whether it took any.
+    fn take_queued(&mut self, limit: usize) -> bool {
+        let mut took = false;
+        while self.jobs_open && self.store.len() < limit {
+            match self.jobs.try_recv() {
+                Ok(job) => {
+                    self.accept(job);
+                    took = true;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.jobs_open = false,
+            }
+        }
+        took
     }
 
     /// Takes every job already queued.
@@ -250,12 +279,12 @@ impl Worker {
                     Some(flush) => self.deferred.push_back(flush),
                     None => self.control_open = false,
                 },
-                job = self.jobs.recv(),
+                _ = tokio::time::sleep(GATHER_INTERVAL),
                     if self.jobs_open && (durable || self.store.len() < self.config.batch_size) =>
-                match job {
-                    Some(job) => self.accept(job),
-                    None => self.jobs_open = false,
-                },
+                {
+                    let limit = if durable { usize::MAX } else { self.config.batch_size };
+                    self.take_queued(limit);
+                }
                 _ = self.sync.tick(), if durable => self.store.sync(&self.counters).await,
             }
         }
