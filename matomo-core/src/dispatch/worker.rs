@@ -199,51 +199,57 @@ impl Worker {
                 return;
             }
         }
-        let (built, tracked_at) = match job {
+        match job {
+            // One job, one hit: the common case, without a list of one.
             Job::Exchange(exchange, None) => {
                 let at = unix_ms(exchange.served_at());
-                (vec![self.builder.build(&exchange)], at)
+                self.keep(self.builder.build(&exchange), at);
             }
             Job::Exchange(exchange, Some(extras)) => {
                 let at = unix_ms(exchange.served_at());
-                (self.builder.build_all(&exchange, &extras), at)
+                let built = self.builder.build_all(&exchange, &extras);
+                // One job was counted as pending; it may have become several hits, or none.
+                match built.len() {
+                    0 => self.counters.done(1),
+                    n => {
+                        self.counters
+                            .pending
+                            .fetch_add(n as u64 - 1, Ordering::Relaxed);
+                    }
+                }
+                for result in built {
+                    self.keep(result, at);
+                }
             }
             Job::Request(request) => {
                 let at = request
                     .time()
                     .map_or_else(|| unix_ms(SystemTime::now()), |s| s * 1000);
-                (vec![Ok(*request)], at)
-            }
-        };
-        // One job was counted as pending; it may have become several hits, or none.
-        match built.len() {
-            0 => self.counters.done(1),
-            n => {
-                self.counters
-                    .pending
-                    .fetch_add(n as u64 - 1, Ordering::Relaxed);
-            }
-        }
-        for result in built {
-            match result {
-                Ok(hit) => {
-                    if self.first_pending.is_none() {
-                        self.first_pending = Some(Instant::now());
-                    }
-                    self.store.push(Pending {
-                        hit,
-                        tracked_at,
-                        id: None,
-                    });
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "matomo: a hit could not be built and is dropped");
-                    self.counters.drop_hits(DropReason::Invalid, 1);
-                    self.counters.done(1);
-                }
+                self.keep(Ok(*request), at);
             }
         }
         self.store.note_oldest(&self.counters);
+    }
+
+    /// Stores a built hit for sending, or counts why it cannot be sent.
+    fn keep(&mut self, built: Result<TrackingRequest, crate::BuildError>, tracked_at: u64) {
+        match built {
+            Ok(hit) => {
+                if self.first_pending.is_none() {
+                    self.first_pending = Some(Instant::now());
+                }
+                self.store.push(Pending {
+                    hit,
+                    tracked_at,
+                    id: None,
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%error, "matomo: a hit could not be built and is dropped");
+                self.counters.drop_hits(DropReason::Invalid, 1);
+                self.counters.done(1);
+            }
+        }
     }
 
     async fn send_everything(&mut self) {
