@@ -1,5 +1,5 @@
 //! Delivery throughput: hits per second to the same local stand-in with automatic bulk batching
-//! against one HTTP request per hit (the seed's way), side by side in three alternating rounds.
+//! against one HTTP request per hit (the seed's way), side by side in five alternating rounds.
 //!
 //! `cargo bench -p matomo-core --bench delivery --features test-util`. Target: >= 20x.
 
@@ -62,7 +62,8 @@ fn main() {
         deliver(&url, 1).await;
         matomo.clear();
         let mut ratios = Vec::new();
-        for round in 0..3 {
+        // Five rounds: on a shared machine one slow round moves a median of three.
+        for round in 0..5 {
             let (bulk, single) = if round % 2 == 0 {
                 let bulk = deliver(&url, 50).await;
                 (bulk, deliver(&url, 1).await)
@@ -75,7 +76,7 @@ fn main() {
             matomo.clear();
         }
         ratios.sort_by(|a, b| a.total_cmp(b));
-        let (median, min, max) = (ratios[1], ratios[0], ratios[2]);
+        let (median, min, max) = (ratios[ratios.len() / 2], ratios[0], ratios[ratios.len() - 1]);
         println!(
             "delivery, bulk batching vs one request per hit: {median:.1}x (min {min:.1}x, max {max:.1}x; target >= 20x) {}",
             if median >= 20.0 { "PASS" } else { "FAIL" }
