@@ -10,7 +10,8 @@
 //!    the bound the queue capacity implies, and every hit is counted.
 //!
 //! `LOAD_SECONDS` (default 5) sets the length of each throughput and latency run, `MEMORY_SECONDS`
-//! (default 60) the memory run.
+//! (default 60; 0 skips it) the memory run, `LOAD_STATES` (e.g. `healthy`) which states of Matomo
+//! are measured.
 
 #[macro_use]
 extern crate rocket;
@@ -176,9 +177,17 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
-    let states = ["healthy", "black-holed", "answering 500"];
+    // `LOAD_STATES=healthy,answering 500` runs a subset (e.g. while profiling one state).
+    let only = std::env::var("LOAD_STATES").ok();
+    let states: Vec<&str> = ["healthy", "black-holed", "answering 500"]
+        .into_iter()
+        .filter(|state| {
+            only.as_deref()
+                .is_none_or(|only| only.split(',').any(|s| s.trim() == *state))
+        })
+        .collect();
     let mut bare_saturation = Vec::new();
-    for state in states {
+    for &state in &states {
         set_state(&matomo, state);
         let mut ratios = Vec::new();
         for round in 0..3 {
@@ -201,7 +210,7 @@ fn main() {
 
     let (saturation, _, _) = stats(bare_saturation);
     let rate = saturation / 2.0;
-    for state in states {
+    for &state in &states {
         set_state(&matomo, state);
         let mut ratios = Vec::new();
         // Five rounds, not three: hey reports latencies to 0.1 ms, a tenth of a p99 here, so one
@@ -223,13 +232,16 @@ fn main() {
         );
     }
 
-    set_state(&matomo, "black-holed");
-    let before = vm_hwm_kib();
-    let stats_before = tracker.stats();
     let memory_seconds: u64 = std::env::var("MEMORY_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
+    if memory_seconds == 0 {
+        return; // `MEMORY_SECONDS=0` skips the memory run.
+    }
+    set_state(&matomo, "black-holed");
+    let before = vm_hwm_kib();
+    let stats_before = tracker.stats();
     let requests = wrk(tracked, memory_seconds) * memory_seconds as f64;
     let after = vm_hwm_kib();
     let stats_after = tracker.stats();

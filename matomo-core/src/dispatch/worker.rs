@@ -52,6 +52,9 @@ pub(crate) struct Worker {
 /// instead of being woken for each job.
 const GATHER_INTERVAL: Duration = Duration::from_millis(2);
 
+/// How many queued jobs the dispatcher builds before it lets other tasks on its thread run.
+const ACCEPT_BURST: usize = 8;
+
 fn unix_ms(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -111,8 +114,11 @@ impl Worker {
                 self.send_one_batch().await;
                 continue;
             }
-            // Take what is queued already, up to a batch, without waiting for it.
-            if self.take_queued(self.config.batch_size) {
+            // Take what is queued already, up to a batch, without waiting for it; a few at a time,
+            // letting the requests that share this thread run in between.
+            let limit = self.config.batch_size.min(self.store.len() + ACCEPT_BURST);
+            if self.take_queued(limit) {
+                tokio::task::yield_now().await;
                 continue;
             }
             let deadline = self
