@@ -42,7 +42,8 @@ impl FromStr for VisitorId {
     }
 }
 
-fn hex_value(digit: u8) -> Option<u8> {
+/// The value of one hexadecimal digit (either case).
+pub(crate) fn hex_value(digit: u8) -> Option<u8> {
     char::from(digit).to_digit(16).map(|v| v as u8)
 }
 

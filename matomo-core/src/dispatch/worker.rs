@@ -174,14 +174,17 @@ impl Worker {
     /// whether it took any.
     fn take_queued(&mut self, limit: usize) -> bool {
         let mut took = false;
-        while self.jobs_open && self.store.len() < limit {
+        while self.store.len() < limit {
             match self.jobs.try_recv() {
                 Ok(job) => {
                     self.accept(job);
                     took = true;
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => self.jobs_open = false,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.jobs_open = false;
+                    break;
+                }
             }
         }
         took
@@ -189,9 +192,7 @@ impl Worker {
 
     /// Takes every job already queued.
     fn drain(&mut self) {
-        while let Ok(job) = self.jobs.try_recv() {
-            self.accept(job);
-        }
+        self.take_queued(usize::MAX);
     }
 
     fn accept(&mut self, job: Job) {

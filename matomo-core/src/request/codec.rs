@@ -131,7 +131,7 @@ fn decode_component(text: &str) -> Cow<'_, str> {
     let Some(first) = bytes.iter().position(is_escape) else {
         return Cow::Borrowed(text);
     };
-    let hex = |b: Option<&u8>| char::from(*b?).to_digit(16);
+    let hex = |b: Option<&u8>| crate::visitor::hex_value(*b?);
     let mut out = Vec::with_capacity(bytes.len());
     out.extend_from_slice(&bytes[..first]);
     let mut i = first;
@@ -144,7 +144,7 @@ fn decode_component(text: &str) -> Cow<'_, str> {
             b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
                 (Some(high), Some(low)) => {
                     // Two hex digits make one byte.
-                    out.push((high * 16 + low) as u8);
+                    out.push(high * 16 + low);
                     i += 3;
                 }
                 _ => {

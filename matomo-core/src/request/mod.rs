@@ -592,7 +592,7 @@ impl RequestBuilder {
     /// The token itself stays with the transport.
     #[inline]
     pub fn token(mut self, _token: &TokenAuth) -> Self {
-        self.has_token = true;
+        self.attest_token();
         self
     }
 
