@@ -102,8 +102,6 @@ pub struct ExchangeBuilder {
 }
 
 const UNSET: (u32, u32) = (u32::MAX, 0);
-/// The longest header name the core reads (`accept-language`, `x-forwarded-for`).
-const MAX_HEADER_NAME: usize = 15;
 
 enum HeaderField {
     Text(Field),
@@ -111,21 +109,99 @@ enum HeaderField {
     GlobalPrivacyControl,
 }
 
-/// The field a lower-case header name feeds, if any.
+/// A lower-case header name as one little-endian word, with the bit that tells a letter's case
+/// (0x20) marked for its letters only: a name of the same length matches in any ASCII case when
+/// its word, with those bits set, equals `word`. Other bytes compare exactly, so no `-` matches a
+/// CR, as a blind case fold would let it.
+struct HeaderName {
+    word: u128,
+    letters: u128,
+}
+
+impl HeaderName {
+    const fn new(lower: &[u8]) -> Self {
+        let (mut word, mut letters, mut i) = (0u128, 0u128, 0);
+        while i < lower.len() {
+            word |= (lower[i] as u128) << (8 * i);
+            if lower[i].is_ascii_lowercase() {
+                letters |= 0x20 << (8 * i);
+            }
+            i += 1;
+        }
+        Self { word, letters }
+    }
+
+    #[inline(always)]
+    fn is(&self, word: u128) -> bool {
+        word | self.letters == self.word
+    }
+}
+
+/// The first `N` (at most 16) bytes of `name` as a little-endian word; `N` is a constant at every
+/// call, so this is a load or two, not a copy.
+#[inline(always)]
+fn name_word<const N: usize>(name: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    if let Some(name) = name.get(..N) {
+        bytes[..N].copy_from_slice(name);
+    }
+    u128::from_le_bytes(bytes)
+}
+
+const DNT: HeaderName = HeaderName::new(b"dnt");
+const HOST: HeaderName = HeaderName::new(b"host");
+const COOKIE: HeaderName = HeaderName::new(b"cookie");
+const REFERER: HeaderName = HeaderName::new(b"referer");
+const SEC_GPC: HeaderName = HeaderName::new(b"sec-gpc");
+const FORWARDED: HeaderName = HeaderName::new(b"forwarded");
+const X_REAL_IP: HeaderName = HeaderName::new(b"x-real-ip");
+const USER_AGENT: HeaderName = HeaderName::new(b"user-agent");
+const ACCEPT_LANGUAGE: HeaderName = HeaderName::new(b"accept-language");
+const X_FORWARDED_FOR: HeaderName = HeaderName::new(b"x-forwarded-for");
+
+/// The field a header name feeds, if any, in any ASCII case. Dispatched on the name's length
+/// first: most names a request carries are not ours and are turned away by it or by one compare.
+#[inline]
 fn header_field(name: &str) -> Option<HeaderField> {
-    Some(match name {
-        "host" => HeaderField::Text(Field::Host),
-        "user-agent" => HeaderField::Text(Field::UserAgent),
-        "accept-language" => HeaderField::Text(Field::AcceptLanguage),
-        "referer" => HeaderField::Text(Field::Referer),
-        "cookie" => HeaderField::Text(Field::Cookie),
-        "forwarded" => HeaderField::Text(Field::Forwarded),
-        "x-forwarded-for" => HeaderField::Text(Field::XForwardedFor),
-        "x-real-ip" => HeaderField::Text(Field::XRealIp),
-        "dnt" => HeaderField::DoNotTrack,
-        "sec-gpc" => HeaderField::GlobalPrivacyControl,
-        _ => return None,
-    })
+    use HeaderField::{DoNotTrack, GlobalPrivacyControl, Text};
+    let name = name.as_bytes();
+    match name.len() {
+        3 => DNT.is(name_word::<3>(name)).then_some(DoNotTrack),
+        4 => HOST.is(name_word::<4>(name)).then_some(Text(Field::Host)),
+        6 => COOKIE
+            .is(name_word::<6>(name))
+            .then_some(Text(Field::Cookie)),
+        7 => {
+            let word = name_word::<7>(name);
+            if REFERER.is(word) {
+                Some(Text(Field::Referer))
+            } else {
+                SEC_GPC.is(word).then_some(GlobalPrivacyControl)
+            }
+        }
+        9 => {
+            let word = name_word::<9>(name);
+            if FORWARDED.is(word) {
+                Some(Text(Field::Forwarded))
+            } else {
+                X_REAL_IP.is(word).then_some(Text(Field::XRealIp))
+            }
+        }
+        10 => USER_AGENT
+            .is(name_word::<10>(name))
+            .then_some(Text(Field::UserAgent)),
+        15 => {
+            let word = name_word::<15>(name);
+            if ACCEPT_LANGUAGE.is(word) {
+                Some(Text(Field::AcceptLanguage))
+            } else {
+                X_FORWARDED_FOR
+                    .is(word)
+                    .then_some(Text(Field::XForwardedFor))
+            }
+        }
+        _ => None,
+    }
 }
 
 impl HttpExchange {
@@ -255,23 +331,8 @@ impl ExchangeBuilder {
 
     /// [`ExchangeBuilder::header`] for a `&mut` builder, for loops over a header map.
     pub fn add_header(&mut self, name: &str, value: &str) {
-        // Frameworks hand names over in lower case (hyper does, HTTP/2 requires it): match those
-        // exactly, and lower-case only names that hold capitals.
-        let field = match header_field(name) {
-            Some(field) => field,
-            None if name.len() <= MAX_HEADER_NAME
-                && name.bytes().any(|b| b.is_ascii_uppercase()) =>
-            {
-                let mut lower = [0u8; MAX_HEADER_NAME];
-                let lower = &mut lower[..name.len()];
-                lower.copy_from_slice(name.as_bytes());
-                lower.make_ascii_lowercase();
-                match std::str::from_utf8(lower).ok().and_then(header_field) {
-                    Some(field) => field,
-                    None => return,
-                }
-            }
-            None => return,
+        let Some(field) = header_field(name) else {
+            return;
         };
         let field = match field {
             HeaderField::Text(field) => field,
@@ -284,14 +345,27 @@ impl ExchangeBuilder {
                 return;
             }
         };
-        match (field, self.exchange.get(field)) {
-            (_, None) => self.exchange.set(field, value),
-            (Field::XForwardedFor | Field::Forwarded | Field::Cookie, Some(previous)) => {
-                let separator = if field == Field::Cookie { "; " } else { ", " };
-                let joined = format!("{previous}{separator}{value}");
-                self.exchange.set(field, &joined);
-            }
-            _ => {}
+        if self.exchange.spans[field as usize] == UNSET {
+            self.exchange.set(field, value);
+            return;
+        }
+        if matches!(
+            field,
+            Field::XForwardedFor | Field::Forwarded | Field::Cookie
+        ) {
+            self.join_header(field, value);
+        }
+    }
+
+    /// A repeated header whose values HTTP joins: rare, and kept out of [`Self::add_header`] so
+    /// the common case stays a small function.
+    #[cold]
+    #[inline(never)]
+    fn join_header(&mut self, field: Field, value: &str) {
+        if let Some(previous) = self.exchange.get(field) {
+            let separator = if field == Field::Cookie { "; " } else { ", " };
+            let joined = format!("{previous}{separator}{value}");
+            self.exchange.set(field, &joined);
         }
     }
 
@@ -391,6 +465,75 @@ mod tests {
         assert_eq!(exchange.query(), Some("b=c"));
         assert!(exchange.do_not_track());
         assert!(!exchange.global_privacy_control());
+    }
+
+    /// What [`header_field`] must answer: the field of the lower-cased name.
+    fn reference_field(name: &str) -> Option<Field> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "host" => Field::Host,
+            "user-agent" => Field::UserAgent,
+            "accept-language" => Field::AcceptLanguage,
+            "referer" => Field::Referer,
+            "cookie" => Field::Cookie,
+            "forwarded" => Field::Forwarded,
+            "x-forwarded-for" => Field::XForwardedFor,
+            "x-real-ip" => Field::XRealIp,
+            // Flags, not text: told apart below.
+            "dnt" | "sec-gpc" => Field::Path,
+            _ => return None,
+        })
+    }
+
+    fn found_field(name: &str) -> Option<Field> {
+        header_field(name).map(|found| match found {
+            HeaderField::Text(field) => field,
+            HeaderField::DoNotTrack | HeaderField::GlobalPrivacyControl => Field::Path,
+        })
+    }
+
+    #[test]
+    fn header_names_match_in_any_case_and_nothing_else() {
+        for name in [
+            "Host",
+            "HOST",
+            "User-Agent",
+            "uSER-aGENT",
+            "Accept-Language",
+            "Referer",
+            "Cookie",
+            "Forwarded",
+            "X-Forwarded-For",
+            "X-Real-IP",
+            "DNT",
+            "Sec-GPC",
+        ] {
+            assert!(found_field(name).is_some(), "{name}");
+        }
+        // Bytes that fold onto a name's under a blind `| 0x20`: CR onto `-`, `@` onto `` ` ``.
+        for name in [
+            "x\rforwarded-for",
+            "x-forwarded\rfor",
+            "user\ragent",
+            "sec\rgpc",
+            "accept",
+            "connection",
+            "accept-encoding",
+            "hosts",
+            "hos",
+            "",
+            "d\u{e9}t",
+        ] {
+            assert_eq!(found_field(name), None, "{name:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn header_names_match_exactly_what_lower_casing_matches(
+            name in "[a-zA-Z\\-\\r@`\\[{]{0,16}|(?i)(host|user-agent|accept-language|referer|cookie|forwarded|x-forwarded-for|x-real-ip|dnt|sec-gpc)",
+        ) {
+            proptest::prop_assert_eq!(found_field(&name), reference_field(&name));
+        }
     }
 
     #[test]

@@ -111,14 +111,15 @@ fn skip_reason(config: &TrackerConfig, exchange: &HttpExchange) -> Option<SkipRe
     if !config.enabled {
         return Some(SkipReason::Disabled);
     }
-    let method = exchange.method().as_str();
-    if !config.methods.is_empty()
-        && !config
+    if !config.methods.is_empty() {
+        let method = exchange.method().as_str();
+        if !config
             .methods
             .iter()
             .any(|m| m.eq_ignore_ascii_case(method))
-    {
-        return Some(SkipReason::Method);
+        {
+            return Some(SkipReason::Method);
+        }
     }
     let path = exchange.path();
     if config.ignore_paths.iter().any(|p| p.matches(path)) {
