@@ -278,59 +278,50 @@ impl TrackingRequest {
     /// control byte percent-encoded (so it is also a JSON string as it stands).
     pub(crate) fn write_query(&self, out: &mut Vec<u8>) {
         out.reserve(self.encoded_len_hint());
-        let start = out.len();
-        // `name` is written as is: every caller passes a literal or an already encoded name.
-        let mut put = |name: &str, value: &str| {
-            if out.len() > start {
-                out.push(b'&');
-            }
-            out.extend_from_slice(name.as_bytes());
-            out.push(b'=');
-            push_escaped(out, value);
-        };
-        put("idsite", itoa::Buffer::new().format(self.site_id));
-        put("rec", "1");
-        put("apiv", "1");
-        opt(&mut put, "url", self.url.as_deref());
-        opt(&mut put, "action_name", self.action_name.as_deref());
-        opt(&mut put, "urlref", self.referrer.as_deref());
-        encode_action(&mut put, &self.action);
-        opt(&mut put, "uid", self.user_id.as_deref());
+        // Every hit starts alike; numbers and ids are plain text, written without an escaping
+        // pass.
+        out.extend_from_slice(b"idsite=");
+        out.extend_from_slice(itoa::Buffer::new().format(self.site_id).as_bytes());
+        out.extend_from_slice(b"&rec=1&apiv=1");
+        opt(out, "url", self.url.as_deref());
+        opt(out, "action_name", self.action_name.as_deref());
+        opt(out, "urlref", self.referrer.as_deref());
+        encode_action(out, &self.action);
+        opt(out, "uid", self.user_id.as_deref());
         for (name, id) in [("_id", self.visitor_id), ("cid", self.forced_visitor_id)] {
             if let Some(id) = id {
-                let hex = id.to_hex();
-                put(name, std::str::from_utf8(&hex).unwrap_or_default());
+                plain_param(out, name, &id.to_hex());
             }
         }
-        opt(&mut put, "pv_id", self.page_view_id.as_deref());
+        opt(out, "pv_id", self.page_view_id.as_deref());
         if self.new_visit {
-            put("new_visit", "1");
+            param(out, "new_visit", "1");
         }
         if let Some((w, h)) = self.resolution {
-            put("res", &format!("{w}x{h}"));
+            param(out, "res", &format!("{w}x{h}"));
         }
         if let Some((h, m, s)) = self.local_time {
-            put("h", &h.to_string());
-            put("m", &m.to_string());
-            put("s", &s.to_string());
+            param(out, "h", &h.to_string());
+            param(out, "m", &m.to_string());
+            param(out, "s", &s.to_string());
         }
         if let Some(cookie) = self.cookie_support {
-            put("cookie", if cookie { "1" } else { "0" });
+            param(out, "cookie", if cookie { "1" } else { "0" });
         }
-        opt(&mut put, "ua", self.user_agent.as_deref());
-        opt(&mut put, "lang", self.language.as_deref());
+        opt(out, "ua", self.user_agent.as_deref());
+        opt(out, "lang", self.language.as_deref());
         let mut dimension = String::with_capacity(16);
         for (id, value) in &self.dimensions {
             dimension.clear();
             dimension.push_str("dimension");
             dimension.push_str(itoa::Buffer::new().format(*id));
-            put(&dimension, value);
+            param(out, &dimension, value);
         }
         if !self.visit_variables.is_empty() {
-            put("_cvar", &variables_json(&self.visit_variables));
+            param(out, "_cvar", &variables_json(&self.visit_variables));
         }
         if !self.page_variables.is_empty() {
-            put("cvar", &variables_json(&self.page_variables));
+            param(out, "cvar", &variables_json(&self.page_variables));
         }
         let pf = &self.performance;
         for (name, value) in [
@@ -341,26 +332,26 @@ impl TrackingRequest {
             ("pf_dm2", pf.dom_completion),
             ("pf_onl", pf.on_load),
         ] {
-            opt_int(&mut put, name, value);
+            opt_int(out, name, value);
         }
-        opt(&mut put, "_rcn", self.campaign_name.as_deref());
-        opt(&mut put, "_rck", self.campaign_keyword.as_deref());
+        opt(out, "_rcn", self.campaign_name.as_deref());
+        opt(out, "_rck", self.campaign_keyword.as_deref());
         if self.bot {
-            put("bots", "1");
+            param(out, "bots", "1");
         }
-        opt_display(&mut put, "cip", self.client_ip);
-        opt_int(&mut put, "cdt", self.time);
+        opt_display(out, "cip", self.client_ip);
+        opt_int(out, "cdt", self.time);
         let geo = &self.geo;
-        opt(&mut put, "country", geo.country.as_deref());
-        opt(&mut put, "region", geo.region.as_deref());
-        opt(&mut put, "city", geo.city.as_deref());
-        opt_display(&mut put, "lat", geo.latitude);
-        opt_display(&mut put, "long", geo.longitude);
+        opt(out, "country", geo.country.as_deref());
+        opt(out, "region", geo.region.as_deref());
+        opt(out, "city", geo.city.as_deref());
+        opt_display(out, "lat", geo.latitude);
+        opt_display(out, "long", geo.longitude);
         for (name, value) in &self.extra {
-            put(&escaped_name(name), value);
+            param(out, &escaped_name(name), value);
         }
         if !self.send_image {
-            put("send_image", "0");
+            out.extend_from_slice(b"&send_image=0");
         }
     }
 
@@ -475,94 +466,109 @@ impl TrackingRequest {
     }
 }
 
-fn opt(put: &mut impl FnMut(&str, &str), name: &str, value: Option<&str>) {
+/// Appends `&name=value`, the value escaped. `name` is written as is: every caller passes a literal
+/// or an already encoded name.
+fn param(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.push(b'&');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'=');
+    push_escaped(out, value);
+}
+
+/// Appends `&name=value` for a value that holds nothing to escape (digits, hex digits).
+fn plain_param(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    debug_assert!(!value.iter().any(|&b| ESCAPED[usize::from(b)]));
+    out.push(b'&');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'=');
+    out.extend_from_slice(value);
+}
+
+fn opt(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
     if let Some(value) = value {
-        put(name, value);
+        param(out, name, value);
     }
 }
 
-fn opt_int<T: itoa::Integer>(put: &mut impl FnMut(&str, &str), name: &str, value: Option<T>) {
+fn opt_int<T: itoa::Integer>(out: &mut Vec<u8>, name: &str, value: Option<T>) {
     if let Some(value) = value {
-        put(name, itoa::Buffer::new().format(value));
+        // Digits and a minus sign: nothing to escape.
+        plain_param(out, name, itoa::Buffer::new().format(value).as_bytes());
     }
 }
 
-fn opt_display<T: std::fmt::Display>(
-    put: &mut impl FnMut(&str, &str),
-    name: &str,
-    value: Option<T>,
-) {
+fn opt_display<T: std::fmt::Display>(out: &mut Vec<u8>, name: &str, value: Option<T>) {
     if let Some(value) = value {
-        put(name, &value.to_string());
+        param(out, name, &value.to_string());
     }
 }
 
-fn encode_action(put: &mut impl FnMut(&str, &str), action: &Action) {
+fn encode_action(out: &mut Vec<u8>, action: &Action) {
     match action {
         Action::PageView => {}
         Action::Event(event) => {
-            put("e_c", &event.category);
-            put("e_a", &event.action);
-            opt(put, "e_n", event.name.as_deref());
-            opt_display(put, "e_v", event.value);
-            put("ca", "1");
+            param(out, "e_c", &event.category);
+            param(out, "e_a", &event.action);
+            opt(out, "e_n", event.name.as_deref());
+            opt_display(out, "e_v", event.value);
+            param(out, "ca", "1");
         }
         Action::SiteSearch(search) => {
-            put("search", &search.keyword);
-            opt(put, "search_cat", search.category.as_deref());
-            opt_display(put, "search_count", search.count);
+            param(out, "search", &search.keyword);
+            opt(out, "search_cat", search.category.as_deref());
+            opt_display(out, "search_count", search.count);
         }
         Action::Goal(goal) => {
-            put("idgoal", &goal.id.to_string());
-            opt_display(put, "revenue", goal.revenue);
+            param(out, "idgoal", &goal.id.to_string());
+            opt_display(out, "revenue", goal.revenue);
         }
         Action::EcommerceOrder(order) => {
-            put("idgoal", "0");
-            put("ec_id", &order.order_id);
-            put("revenue", &order.grand_total.to_string());
-            opt_display(put, "ec_st", order.subtotal);
-            opt_display(put, "ec_tx", order.tax);
-            opt_display(put, "ec_sh", order.shipping);
-            opt_display(put, "ec_dt", order.discount);
+            param(out, "idgoal", "0");
+            param(out, "ec_id", &order.order_id);
+            param(out, "revenue", &order.grand_total.to_string());
+            opt_display(out, "ec_st", order.subtotal);
+            opt_display(out, "ec_tx", order.tax);
+            opt_display(out, "ec_sh", order.shipping);
+            opt_display(out, "ec_dt", order.discount);
             if !order.items.is_empty() {
-                put("ec_items", &items_json(&order.items));
+                param(out, "ec_items", &items_json(&order.items));
             }
         }
         Action::CartUpdate(cart) => {
-            put("idgoal", "0");
-            put("revenue", &cart.grand_total.to_string());
+            param(out, "idgoal", "0");
+            param(out, "revenue", &cart.grand_total.to_string());
             if !cart.items.is_empty() {
-                put("ec_items", &items_json(&cart.items));
+                param(out, "ec_items", &items_json(&cart.items));
             }
         }
         Action::ProductView(product) => {
-            opt(put, "_pks", product.sku.as_deref());
-            opt(put, "_pkn", product.name.as_deref());
-            opt(put, "_pkc", product.category.as_deref());
-            opt_display(put, "_pkp", product.price);
+            opt(out, "_pks", product.sku.as_deref());
+            opt(out, "_pkn", product.name.as_deref());
+            opt(out, "_pkc", product.category.as_deref());
+            opt_display(out, "_pkp", product.price);
         }
         Action::ContentImpression(content) => {
-            encode_content(put, content);
-            put("ca", "1");
+            encode_content(out, content);
+            param(out, "ca", "1");
         }
         Action::ContentInteraction {
             interaction,
             content,
         } => {
-            put("c_i", interaction);
-            encode_content(put, content);
-            put("ca", "1");
+            param(out, "c_i", interaction);
+            encode_content(out, content);
+            param(out, "ca", "1");
         }
-        Action::Outlink(link) => put("link", link),
-        Action::Download(link) => put("download", link),
-        Action::Ping => put("ping", "1"),
+        Action::Outlink(link) => param(out, "link", link),
+        Action::Download(link) => param(out, "download", link),
+        Action::Ping => param(out, "ping", "1"),
     }
 }
 
-fn encode_content(put: &mut impl FnMut(&str, &str), content: &Content) {
-    put("c_n", &content.name);
-    opt(put, "c_p", content.piece.as_deref());
-    opt(put, "c_t", content.target.as_deref());
+fn encode_content(out: &mut Vec<u8>, content: &Content) {
+    param(out, "c_n", &content.name);
+    opt(out, "c_p", content.piece.as_deref());
+    opt(out, "c_t", content.target.as_deref());
 }
 
 fn items_json(items: &[EcommerceItem]) -> String {
