@@ -298,6 +298,8 @@ impl<'de> Deserialize<'de> for PathPattern {
 pub struct UrlMask {
     pattern: Regex,
     replacement: String,
+    /// Whether `replacement` refers to groups (holds a `$`); without, it is copied as it is.
+    expands: bool,
 }
 
 impl UrlMask {
@@ -310,12 +312,31 @@ impl UrlMask {
         Ok(Self {
             pattern,
             replacement: replacement.to_owned(),
+            expands: replacement.contains('$'),
         })
     }
 
     /// The path with every match replaced.
     pub fn apply<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
-        self.pattern.replace_all(path, self.replacement.as_str())
+        if self.expands {
+            return self.pattern.replace_all(path, self.replacement.as_str());
+        }
+        // What `replace_all` does with a replacement without groups, into a string that has room
+        // for one replacement from the start: a mask replaces once, mostly, and with longer text
+        // (`/users/42` becomes `/users/:id`), so `replace_all`'s string would grow at once.
+        let mut matches = self.pattern.find_iter(path);
+        let Some(first) = matches.next() else {
+            return std::borrow::Cow::Borrowed(path);
+        };
+        let mut masked = String::with_capacity(path.len() + self.replacement.len());
+        let mut copied = 0;
+        for found in std::iter::once(first).chain(matches) {
+            masked.push_str(&path[copied..found.start()]);
+            masked.push_str(&self.replacement);
+            copied = found.end();
+        }
+        masked.push_str(&path[copied..]);
+        std::borrow::Cow::Owned(masked)
     }
 }
 

@@ -138,3 +138,24 @@ proptest! {
         prop_assert!(out.octets()[keep..].iter().all(|b| *b == 0));
     }
 }
+
+proptest! {
+    /// A mask replaces exactly as `Regex::replace_all` does, whether its replacement refers to
+    /// groups or not: anchored, repeated, empty and Unicode matches included.
+    #[test]
+    fn a_mask_replaces_as_regex_replace_all_does(
+        path in "(/|users|[0-9]{1,4}|é|x|:id|-){0,12}",
+        (pattern, replacement) in prop_oneof![
+            Just((r"^/users/\d+", "/users/:id")),
+            Just((r"\d+", "{n}")),
+            Just((r"x*", "-")),
+            Just((r"é", "")),
+            Just((r"/(\d+)", "/<$1>")),
+            Just((r"^$", "/")),
+        ],
+    ) {
+        let mask = UrlMask::new(pattern, replacement).unwrap();
+        let expected = regex::Regex::new(pattern).unwrap().replace_all(&path, replacement);
+        prop_assert_eq!(mask.apply(&path), expected);
+    }
+}
