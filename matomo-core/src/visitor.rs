@@ -42,9 +42,23 @@ impl FromStr for VisitorId {
     }
 }
 
+/// Each byte's value as a hexadecimal digit (either case), or [`NOT_HEX`].
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        table[b"0123456789abcdef"[digit] as usize] = digit as u8;
+        table[b"0123456789ABCDEF"[digit] as usize] = digit as u8;
+        digit += 1;
+    }
+    table
+};
+const NOT_HEX: u8 = 0xff;
+
 /// The value of one hexadecimal digit (either case).
 pub(crate) fn hex_value(digit: u8) -> Option<u8> {
-    char::from(digit).to_digit(16).map(|v| v as u8)
+    let value = HEX_VALUES[usize::from(digit)];
+    (value != NOT_HEX).then_some(value)
 }
 
 impl VisitorId {
@@ -53,11 +67,19 @@ impl VisitorId {
         if digits.len() != 16 {
             return None;
         }
+        // Every digit looked up, then one check for them all: a cookie's id is read per request.
         let mut bytes = [0u8; 8];
+        let mut invalid = 0u8;
         for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-            *byte = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
+            let (high, low) = (
+                HEX_VALUES[usize::from(pair[0])],
+                HEX_VALUES[usize::from(pair[1])],
+            );
+            invalid |= high | low;
+            *byte = (high << 4) | (low & 0x0f);
         }
-        Some(Self(bytes))
+        // Digits are at most 0x0f; only `NOT_HEX` sets the high bits.
+        (invalid & 0xf0 == 0).then_some(Self(bytes))
     }
 
     /// The 16 lowercase hexadecimal digits, without allocating.

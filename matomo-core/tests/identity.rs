@@ -1,7 +1,8 @@
 //! Visitor ids from Matomo's cookie or a keyed hash, and the client IP behind proxies.
 
 use matomo_core::{
-    client_ip, forwarded_for, visitor_id_from_cookies, HttpExchange, Salt, VisitorIdDeriver,
+    client_ip, forwarded_for, visitor_id_from_cookies, HttpExchange, Salt, VisitorId,
+    VisitorIdDeriver,
 };
 use proptest::prelude::*;
 use std::net::IpAddr;
@@ -188,6 +189,18 @@ proptest! {
         if let Some(id) = visitor_id_from_cookies(&header, 1) {
             prop_assert_eq!(id.to_string().len(), 16);
         }
+    }
+
+    /// A visitor id parses exactly when the text is 16 hexadecimal digits, to the number they
+    /// spell.
+    #[test]
+    fn visitor_ids_parse_exactly_sixteen_hex_digits(
+        text in "[0-9a-fA-F]{16}|[0-9a-fA-FgG /+-]{14,18}|\\PC{0,18}",
+    ) {
+        let expected = (text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| u64::from_str_radix(&text, 16).unwrap());
+        let parsed = text.parse::<VisitorId>().ok();
+        prop_assert_eq!(parsed.map(|id| u64::from_be_bytes(id.to_bytes())), expected);
     }
 
     #[test]
