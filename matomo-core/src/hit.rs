@@ -20,7 +20,7 @@
 use crate::config::{BotPolicy, ConfigError, TrackerConfig};
 use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
-use crate::privacy::{anonymize_ip, mask_path, redact_query};
+use crate::privacy::{anonymize_ip, mask_path, name_filter, redact_query_with};
 use crate::request::{Action, BuildError, TrackingRequest};
 use crate::rules::{is_bot, is_html};
 use crate::secret::Salt;
@@ -77,6 +77,8 @@ pub struct HitBuilder {
     config: Arc<TrackerConfig>,
     deriver: VisitorIdDeriver,
     base_url: Option<String>,
+    /// The filter for the names in `redact_query_params`, worked out once.
+    redacted_filter: u64,
 }
 
 impl HitBuilder {
@@ -92,6 +94,7 @@ impl HitBuilder {
             config: Arc::new(config.clone()),
             deriver: VisitorIdDeriver::new(&salt),
             base_url,
+            redacted_filter: name_filter(&config.redact_query_params),
         })
     }
 
@@ -122,10 +125,9 @@ impl HitBuilder {
             _ => exchange.path(),
         };
         let masked = mask_path(path, &config.url_masks);
-        let query = exchange
-            .query()
-            .filter(|q| !q.is_empty())
-            .map(|query| redact_query(query, &config.redact_query_params));
+        let query = exchange.query().filter(|q| !q.is_empty()).map(|query| {
+            redact_query_with(query, &config.redact_query_params, self.redacted_filter)
+        });
         let host = exchange.get(Field::Host).unwrap_or("localhost");
         let origin_len = self.base_url.as_ref().map_or(host.len() + 8, String::len);
         let mut url = String::with_capacity(

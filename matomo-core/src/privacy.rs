@@ -59,6 +59,25 @@ pub fn mask_path<'a>(path: &'a str, masks: &[UrlMask]) -> Cow<'a, str> {
 /// assert_eq!(redact_query("q=rust&Token=abc&x", &names), "q=rust&Token=REDACTED&x");
 /// ```
 pub fn redact_query<'a>(query: &'a str, names: &[String]) -> Cow<'a, str> {
+    redact_query_with(query, names, name_filter(names))
+}
+
+/// A filter for `names` for [`redact_query_with`]: one bit per name, chosen by its length and
+/// first letter in any case ([`name_bit`]). A parameter name whose bit is clear is none of them.
+pub(crate) fn name_filter(names: &[String]) -> u64 {
+    names
+        .iter()
+        .fold(0, |filter, name| filter | name_bit(name.as_bytes()))
+}
+
+fn name_bit(name: &[u8]) -> u64 {
+    let first = name.first().map_or(0, u8::to_ascii_lowercase);
+    1 << ((name.len() * 13 + usize::from(first)) % 64)
+}
+
+/// [`redact_query`] with the names' [`name_filter`] worked out once, for a caller that redacts
+/// every request under the same names: most parameters are passed over without a comparison.
+pub(crate) fn redact_query_with<'a>(query: &'a str, names: &[String], filter: u64) -> Cow<'a, str> {
     if names.is_empty() || query.is_empty() {
         return Cow::Borrowed(query);
     }
@@ -66,9 +85,10 @@ pub fn redact_query<'a>(query: &'a str, names: &[String]) -> Cow<'a, str> {
     let redacted_name = |pair: &'a [u8]| -> Option<&'a [u8]> {
         let raw_name = &pair[..pair.iter().position(|&b| b == b'=')?];
         let matches = |name: &[u8]| {
-            names
-                .iter()
-                .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
+            filter & name_bit(name) != 0
+                && names
+                    .iter()
+                    .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
         };
         let redact = if raw_name.iter().any(|&b| b == b'%' || b == b'+') {
             // Encoded: compare the decoded name.

@@ -159,3 +159,56 @@ proptest! {
         prop_assert_eq!(mask.apply(&path), expected);
     }
 }
+
+/// Redaction as the docs say it: every `name=value` pair whose decoded name is one of `names` in
+/// any case gets `REDACTED` for its value; everything else is kept byte for byte.
+fn redacted_by_the_book(query: &str, names: &[String]) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => {
+                let decoded = form_urlencoded::parse(name.as_bytes())
+                    .next()
+                    .map(|(k, _)| k.into_owned())
+                    .unwrap_or_default();
+                if names.iter().any(|n| n.eq_ignore_ascii_case(&decoded)) {
+                    format!("{name}=REDACTED")
+                } else {
+                    pair.to_owned()
+                }
+            }
+            None => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+proptest! {
+    #[test]
+    fn redaction_matches_the_book_under_the_default_names(
+        pairs in proptest::collection::vec(
+            (
+                prop_oneof![
+                    proptest::sample::select(matomo_core::config::DEFAULT_REDACTED_PARAMS).prop_map(str::to_owned),
+                    "(?i)(page|sort|sig|code|auth|key|token|tok%65n|pass\\+word|[a-z_]{0,12})",
+                ],
+                proptest::option::of("[a-zA-Z0-9%=+]{0,8}"),
+            ),
+            0..6,
+        ),
+    ) {
+        let query = pairs
+            .iter()
+            .map(|(name, value)| match value {
+                Some(value) => format!("{name}={value}"),
+                None => name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let names: Vec<String> = matomo_core::config::DEFAULT_REDACTED_PARAMS
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
+        prop_assert_eq!(redact_query(&query, &names), redacted_by_the_book(&query, &names));
+    }
+}
