@@ -179,83 +179,109 @@ fn escaped_name(name: &str) -> Cow<'_, str> {
     }
 }
 
-/// The parameter names [`TrackingRequest`] models (and the token, which is never a parameter), as
-/// `&'static str`: `None` for any other name. A `match` rather than a scan of a list: it runs for
-/// every parameter of every hit decoded.
-fn modelled_name(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "idsite" => "idsite",
-        "rec" => "rec",
-        "apiv" => "apiv",
-        "url" => "url",
-        "action_name" => "action_name",
-        "urlref" => "urlref",
-        "ua" => "ua",
-        "lang" => "lang",
-        "uid" => "uid",
-        "_id" => "_id",
-        "cid" => "cid",
-        "pv_id" => "pv_id",
-        "new_visit" => "new_visit",
-        "res" => "res",
-        "h" => "h",
-        "m" => "m",
-        "s" => "s",
-        "cookie" => "cookie",
-        "_cvar" => "_cvar",
-        "cvar" => "cvar",
-        "pf_net" => "pf_net",
-        "pf_srv" => "pf_srv",
-        "pf_tfr" => "pf_tfr",
-        "pf_dm1" => "pf_dm1",
-        "pf_dm2" => "pf_dm2",
-        "pf_onl" => "pf_onl",
-        "_rcn" => "_rcn",
-        "_rck" => "_rck",
-        "bots" => "bots",
-        "send_image" => "send_image",
-        "cip" => "cip",
-        "cdt" => "cdt",
-        "country" => "country",
-        "region" => "region",
-        "city" => "city",
-        "lat" => "lat",
-        "long" => "long",
-        "e_c" => "e_c",
-        "e_a" => "e_a",
-        "e_n" => "e_n",
-        "e_v" => "e_v",
-        "ca" => "ca",
-        "search" => "search",
-        "search_cat" => "search_cat",
-        "search_count" => "search_count",
-        "idgoal" => "idgoal",
-        "revenue" => "revenue",
-        "ec_id" => "ec_id",
-        "ec_st" => "ec_st",
-        "ec_tx" => "ec_tx",
-        "ec_sh" => "ec_sh",
-        "ec_dt" => "ec_dt",
-        "ec_items" => "ec_items",
-        "_pks" => "_pks",
-        "_pkn" => "_pkn",
-        "_pkc" => "_pkc",
-        "_pkp" => "_pkp",
-        "c_n" => "c_n",
-        "c_p" => "c_p",
-        "c_t" => "c_t",
-        "c_i" => "c_i",
-        "link" => "link",
-        "download" => "download",
-        "ping" => "ping",
-        "token_auth" => "token_auth",
-        _ => return None,
-    })
+/// The parameters [`TrackingRequest`] models (and the token, which is never a parameter): one
+/// [`Slot`] each, so a decoder keeps their values in an array instead of searching a list.
+macro_rules! modelled_parameters {
+    ($($slot:ident = $name:literal,)*) => {
+        #[derive(Clone, Copy)]
+        enum Slot {
+            $($slot,)*
+        }
+
+        impl Slot {
+            /// The parameter's name.
+            fn name(self) -> &'static str {
+                match self {
+                    $(Slot::$slot => $name,)*
+                }
+            }
+        }
+
+        /// How many parameters are modelled.
+        const SLOTS: usize = [$($name),*].len();
+
+        /// The slot of a modelled parameter name; `None` for any other name. A `match` rather than
+        /// a scan of a list: it runs for every parameter of every hit decoded.
+        fn slot(name: &str) -> Option<Slot> {
+            Some(match name {
+                $($name => Slot::$slot,)*
+                _ => return None,
+            })
+        }
+    };
+}
+
+modelled_parameters! {
+    Idsite = "idsite",
+    Rec = "rec",
+    Apiv = "apiv",
+    Url = "url",
+    ActionName = "action_name",
+    Urlref = "urlref",
+    Ua = "ua",
+    Lang = "lang",
+    Uid = "uid",
+    Id = "_id",
+    Cid = "cid",
+    PvId = "pv_id",
+    NewVisit = "new_visit",
+    Res = "res",
+    H = "h",
+    M = "m",
+    S = "s",
+    Cookie = "cookie",
+    VisitCvar = "_cvar",
+    Cvar = "cvar",
+    PfNet = "pf_net",
+    PfSrv = "pf_srv",
+    PfTfr = "pf_tfr",
+    PfDm1 = "pf_dm1",
+    PfDm2 = "pf_dm2",
+    PfOnl = "pf_onl",
+    Rcn = "_rcn",
+    Rck = "_rck",
+    Bots = "bots",
+    SendImage = "send_image",
+    Cip = "cip",
+    Cdt = "cdt",
+    Country = "country",
+    Region = "region",
+    City = "city",
+    Lat = "lat",
+    Long = "long",
+    EC = "e_c",
+    EA = "e_a",
+    EN = "e_n",
+    EV = "e_v",
+    Ca = "ca",
+    Search = "search",
+    SearchCat = "search_cat",
+    SearchCount = "search_count",
+    Idgoal = "idgoal",
+    Revenue = "revenue",
+    EcId = "ec_id",
+    EcSt = "ec_st",
+    EcTx = "ec_tx",
+    EcSh = "ec_sh",
+    EcDt = "ec_dt",
+    EcItems = "ec_items",
+    Pks = "_pks",
+    Pkn = "_pkn",
+    Pkc = "_pkc",
+    Pkp = "_pkp",
+    CN = "c_n",
+    CP = "c_p",
+    CT = "c_t",
+    CI = "c_i",
+    Link = "link",
+    Download = "download",
+    Ping = "ping",
+    TokenAuth = "token_auth",
 }
 
 /// Whether `name` is a parameter [`TrackingRequest`] models (or the token, which is never a parameter).
 pub(crate) fn is_modelled(name: &str) -> bool {
-    modelled_name(name).is_some() || dimension_id(name).is_some()
+    slot(name).is_some() || dimension_id(name).is_some()
 }
 
 fn dimension_id(name: &str) -> Option<u32> {
@@ -397,17 +423,14 @@ impl TrackingRequest {
         // Held here so the modelled values are read in place: only what the request keeps as text
         // is copied.
         let params: Vec<(K, V)> = params.into_iter().collect();
-        let mut known: Vec<(&'static str, &str)> = Vec::with_capacity(16);
+        let mut known: [Option<&str>; SLOTS] = [None; SLOTS];
         let mut dimensions = BTreeMap::new();
         let mut extra = Vec::new();
         for (name, value) in &params {
             let (name, value) = (name.as_ref(), value.as_ref());
-            if let Some(known_name) = modelled_name(name) {
+            if let Some(slot) = slot(name) {
                 // A repeated parameter: the last one counts, as in PHP.
-                match known.iter_mut().find(|(k, _)| *k == known_name) {
-                    Some((_, previous)) => *previous = value,
-                    None => known.push((known_name, value)),
-                }
+                known[slot as usize] = Some(value);
             } else if let Some(id) = dimension_id(name) {
                 dimensions.insert(id, value.to_owned());
             } else {
@@ -416,48 +439,48 @@ impl TrackingRequest {
         }
         let mut fields = Fields(known);
         let site_id = fields
-            .parse::<u32>("idsite", "a site id (a whole number)")?
+            .parse::<u32>(Slot::Idsite, "a site id (a whole number)")?
             .ok_or(DecodeError::Missing("idsite"))?;
         let action = decode_action(&mut fields)?;
         let request = TrackingRequest {
             site_id,
             action,
-            url: fields.take("url"),
-            action_name: fields.take("action_name"),
-            referrer: fields.take("urlref"),
-            user_agent: fields.take("ua"),
-            language: fields.take("lang"),
-            user_id: fields.take("uid"),
-            visitor_id: fields.parse("_id", "16 hexadecimal digits")?,
-            forced_visitor_id: fields.parse("cid", "16 hexadecimal digits")?,
-            page_view_id: fields.take("pv_id"),
-            new_visit: fields.flag("new_visit")?.unwrap_or(false),
+            url: fields.take(Slot::Url),
+            action_name: fields.take(Slot::ActionName),
+            referrer: fields.take(Slot::Urlref),
+            user_agent: fields.take(Slot::Ua),
+            language: fields.take(Slot::Lang),
+            user_id: fields.take(Slot::Uid),
+            visitor_id: fields.parse(Slot::Id, "16 hexadecimal digits")?,
+            forced_visitor_id: fields.parse(Slot::Cid, "16 hexadecimal digits")?,
+            page_view_id: fields.take(Slot::PvId),
+            new_visit: fields.flag(Slot::NewVisit)?.unwrap_or(false),
             resolution: fields.resolution()?,
             local_time: fields.local_time()?,
-            cookie_support: fields.flag("cookie")?,
+            cookie_support: fields.flag(Slot::Cookie)?,
             dimensions,
-            visit_variables: fields.variables("_cvar")?,
-            page_variables: fields.variables("cvar")?,
+            visit_variables: fields.variables(Slot::VisitCvar)?,
+            page_variables: fields.variables(Slot::Cvar)?,
             performance: Performance {
-                network: fields.parse("pf_net", "milliseconds")?,
-                server: fields.parse("pf_srv", "milliseconds")?,
-                transfer: fields.parse("pf_tfr", "milliseconds")?,
-                dom_processing: fields.parse("pf_dm1", "milliseconds")?,
-                dom_completion: fields.parse("pf_dm2", "milliseconds")?,
-                on_load: fields.parse("pf_onl", "milliseconds")?,
+                network: fields.parse(Slot::PfNet, "milliseconds")?,
+                server: fields.parse(Slot::PfSrv, "milliseconds")?,
+                transfer: fields.parse(Slot::PfTfr, "milliseconds")?,
+                dom_processing: fields.parse(Slot::PfDm1, "milliseconds")?,
+                dom_completion: fields.parse(Slot::PfDm2, "milliseconds")?,
+                on_load: fields.parse(Slot::PfOnl, "milliseconds")?,
             },
-            campaign_name: fields.take("_rcn"),
-            campaign_keyword: fields.take("_rck"),
-            bot: fields.flag("bots")?.unwrap_or(false),
-            send_image: fields.flag("send_image")?.unwrap_or(true),
-            client_ip: fields.parse("cip", "an IP address")?,
+            campaign_name: fields.take(Slot::Rcn),
+            campaign_keyword: fields.take(Slot::Rck),
+            bot: fields.flag(Slot::Bots)?.unwrap_or(false),
+            send_image: fields.flag(Slot::SendImage)?.unwrap_or(true),
+            client_ip: fields.parse(Slot::Cip, "an IP address")?,
             time: fields.timestamp()?,
             geo: Geo {
-                country: fields.take("country"),
-                region: fields.take("region"),
-                city: fields.take("city"),
-                latitude: fields.parse("lat", "a latitude")?,
-                longitude: fields.parse("long", "a longitude")?,
+                country: fields.take(Slot::Country),
+                region: fields.take(Slot::Region),
+                city: fields.take(Slot::City),
+                latitude: fields.parse(Slot::Lat, "a latitude")?,
+                longitude: fields.parse(Slot::Long, "a longitude")?,
             },
             extra,
         };
@@ -596,50 +619,47 @@ fn variables_json(variables: &BTreeMap<u32, (String, String)>) -> String {
 }
 
 /// The modelled parameters of one query (a dozen, typically), consumed field by field.
-struct Fields<'a>(Vec<(&'static str, &'a str)>);
+/// The modelled parameters of one hit, by [`Slot`]; each is read once.
+struct Fields<'a>([Option<&'a str>; SLOTS]);
 
 impl<'a> Fields<'a> {
-    fn position(&self, name: &'static str) -> Option<usize> {
-        // Most names asked for are absent: the length rules nearly all of them out at once.
-        self.0
-            .iter()
-            .position(|(k, _)| k.len() == name.len() && *k == name)
+    fn take_str(&mut self, slot: Slot) -> Option<&'a str> {
+        self.0[slot as usize].take()
     }
 
-    fn take_str(&mut self, name: &'static str) -> Option<&'a str> {
-        let index = self.position(name)?;
-        Some(self.0.swap_remove(index).1)
+    fn take(&mut self, slot: Slot) -> Option<String> {
+        self.take_str(slot).map(str::to_owned)
     }
 
-    fn take(&mut self, name: &'static str) -> Option<String> {
-        self.take_str(name).map(str::to_owned)
-    }
-
-    fn has(&self, name: &'static str) -> bool {
-        self.position(name).is_some()
+    fn has(&self, slot: Slot) -> bool {
+        self.0[slot as usize].is_some()
     }
 
     fn parse<T: std::str::FromStr>(
         &mut self,
-        name: &'static str,
+        slot: Slot,
         expected: &'static str,
     ) -> Result<Option<T>, DecodeError> {
-        self.take_str(name)
-            .map(|raw| raw.trim().parse().map_err(|_| invalid(name, expected)))
+        self.take_str(slot)
+            .map(|raw| {
+                raw.trim()
+                    .parse()
+                    .map_err(|_| invalid(slot.name(), expected))
+            })
             .transpose()
     }
 
-    fn flag(&mut self, name: &'static str) -> Result<Option<bool>, DecodeError> {
-        match self.take_str(name).map(str::trim) {
+    fn flag(&mut self, slot: Slot) -> Result<Option<bool>, DecodeError> {
+        match self.take_str(slot).map(str::trim) {
             None => Ok(None),
             Some("1") | Some("true") => Ok(Some(true)),
             Some("0") | Some("false") | Some("") => Ok(Some(false)),
-            Some(_) => Err(invalid(name, "0 or 1")),
+            Some(_) => Err(invalid(slot.name(), "0 or 1")),
         }
     }
 
     fn resolution(&mut self) -> Result<Option<(u32, u32)>, DecodeError> {
-        let Some(raw) = self.take_str("res") else {
+        let Some(raw) = self.take_str(Slot::Res) else {
             return Ok(None);
         };
         let parsed = raw
@@ -651,9 +671,9 @@ impl<'a> Fields<'a> {
     }
 
     fn local_time(&mut self) -> Result<Option<(u8, u8, u8)>, DecodeError> {
-        let hour = self.parse::<u8>("h", "an hour")?;
-        let minute = self.parse::<u8>("m", "a minute")?;
-        let second = self.parse::<u8>("s", "a second")?;
+        let hour = self.parse::<u8>(Slot::H, "an hour")?;
+        let minute = self.parse::<u8>(Slot::M, "a minute")?;
+        let second = self.parse::<u8>(Slot::S, "a second")?;
         Ok(match (hour, minute, second) {
             (None, None, None) => None,
             (h, m, s) => Some((h.unwrap_or(0), m.unwrap_or(0), s.unwrap_or(0))),
@@ -661,7 +681,7 @@ impl<'a> Fields<'a> {
     }
 
     fn timestamp(&mut self) -> Result<Option<u64>, DecodeError> {
-        let Some(raw) = self.take_str("cdt") else {
+        let Some(raw) = self.take_str(Slot::Cdt) else {
             return Ok(None);
         };
         let raw = raw.trim();
@@ -674,11 +694,9 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn variables(
-        &mut self,
-        name: &'static str,
-    ) -> Result<BTreeMap<u32, (String, String)>, DecodeError> {
-        let Some(raw) = self.take_str(name) else {
+    fn variables(&mut self, slot: Slot) -> Result<BTreeMap<u32, (String, String)>, DecodeError> {
+        let name = slot.name();
+        let Some(raw) = self.take_str(slot) else {
             return Ok(BTreeMap::new());
         };
         let expected = "a JSON object of [name, value] pairs by slot";
@@ -693,7 +711,7 @@ impl<'a> Fields<'a> {
     }
 
     fn items(&mut self) -> Result<Vec<EcommerceItem>, DecodeError> {
-        let Some(raw) = self.take_str("ec_items") else {
+        let Some(raw) = self.take_str(Slot::EcItems) else {
             return Ok(Vec::new());
         };
         let expected = "a JSON array of [sku, name, category, price, quantity]";
@@ -750,34 +768,34 @@ fn item_from_json(row: &[Value]) -> Option<EcommerceItem> {
 }
 
 fn decode_action(fields: &mut Fields<'_>) -> Result<Action, DecodeError> {
-    let _ = fields.take_str("ca");
-    let _ = fields.take_str("rec");
-    let _ = fields.take_str("apiv");
-    let _ = fields.take_str("token_auth");
-    if fields.flag("ping")? == Some(true) {
+    let _ = fields.take_str(Slot::Ca);
+    let _ = fields.take_str(Slot::Rec);
+    let _ = fields.take_str(Slot::Apiv);
+    let _ = fields.take_str(Slot::TokenAuth);
+    if fields.flag(Slot::Ping)? == Some(true) {
         return Ok(Action::Ping);
     }
-    if fields.has("e_c") || fields.has("e_a") {
+    if fields.has(Slot::EC) || fields.has(Slot::EA) {
         return Ok(Action::Event(Event {
-            category: fields.take("e_c").unwrap_or_default(),
-            action: fields.take("e_a").unwrap_or_default(),
-            name: fields.take("e_n"),
-            value: fields.parse("e_v", "a number")?,
+            category: fields.take(Slot::EC).unwrap_or_default(),
+            action: fields.take(Slot::EA).unwrap_or_default(),
+            name: fields.take(Slot::EN),
+            value: fields.parse(Slot::EV, "a number")?,
         }));
     }
-    if let Some(keyword) = fields.take("search") {
+    if let Some(keyword) = fields.take(Slot::Search) {
         return Ok(Action::SiteSearch(SiteSearch {
             keyword,
-            category: fields.take("search_cat"),
-            count: fields.parse("search_count", "a whole number")?,
+            category: fields.take(Slot::SearchCat),
+            count: fields.parse(Slot::SearchCount, "a whole number")?,
         }));
     }
-    if fields.has("c_n") || fields.has("c_i") {
-        let interaction = fields.take("c_i");
+    if fields.has(Slot::CN) || fields.has(Slot::CI) {
+        let interaction = fields.take(Slot::CI);
         let content = Content {
-            name: fields.take("c_n").unwrap_or_default(),
-            piece: fields.take("c_p"),
-            target: fields.take("c_t"),
+            name: fields.take(Slot::CN).unwrap_or_default(),
+            piece: fields.take(Slot::CP),
+            target: fields.take(Slot::CT),
         };
         return Ok(match interaction {
             Some(interaction) => Action::ContentInteraction {
@@ -787,41 +805,41 @@ fn decode_action(fields: &mut Fields<'_>) -> Result<Action, DecodeError> {
             None => Action::ContentImpression(content),
         });
     }
-    if let Some(link) = fields.take("link") {
+    if let Some(link) = fields.take(Slot::Link) {
         return Ok(Action::Outlink(link));
     }
-    if let Some(link) = fields.take("download") {
+    if let Some(link) = fields.take(Slot::Download) {
         return Ok(Action::Download(link));
     }
-    if let Some(goal) = fields.parse::<u32>("idgoal", "a goal id")? {
-        let revenue = fields.parse::<f64>("revenue", "a number")?;
+    if let Some(goal) = fields.parse::<u32>(Slot::Idgoal, "a goal id")? {
+        let revenue = fields.parse::<f64>(Slot::Revenue, "a number")?;
         if goal != 0 {
             return Ok(Action::Goal(Goal { id: goal, revenue }));
         }
         let items = fields.items()?;
         let grand_total = revenue.unwrap_or(0.0);
-        return Ok(match fields.take("ec_id") {
+        return Ok(match fields.take(Slot::EcId) {
             Some(order_id) => Action::EcommerceOrder(EcommerceOrder {
                 order_id,
                 grand_total,
-                subtotal: fields.parse("ec_st", "a number")?,
-                tax: fields.parse("ec_tx", "a number")?,
-                shipping: fields.parse("ec_sh", "a number")?,
-                discount: fields.parse("ec_dt", "a number")?,
+                subtotal: fields.parse(Slot::EcSt, "a number")?,
+                tax: fields.parse(Slot::EcTx, "a number")?,
+                shipping: fields.parse(Slot::EcSh, "a number")?,
+                discount: fields.parse(Slot::EcDt, "a number")?,
                 items,
             }),
             None => Action::CartUpdate(CartUpdate { grand_total, items }),
         });
     }
-    if ["_pks", "_pkn", "_pkc", "_pkp"]
-        .iter()
-        .any(|n| fields.has(n))
+    if [Slot::Pks, Slot::Pkn, Slot::Pkc, Slot::Pkp]
+        .into_iter()
+        .any(|slot| fields.has(slot))
     {
         return Ok(Action::ProductView(ProductView {
-            sku: fields.take("_pks"),
-            name: fields.take("_pkn"),
-            category: fields.take("_pkc"),
-            price: fields.parse("_pkp", "a number")?,
+            sku: fields.take(Slot::Pks),
+            name: fields.take(Slot::Pkn),
+            category: fields.take(Slot::Pkc),
+            price: fields.parse(Slot::Pkp, "a number")?,
         }));
     }
     Ok(Action::PageView)
