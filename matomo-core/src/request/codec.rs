@@ -98,37 +98,79 @@ pub(crate) fn ascii_text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// How [`parse_pairs`] sees a byte: the pair separator, the name/value separator, the start of
+/// an escape (`%`, or `+` for a space), or plain text.
+const FORM_PLAIN: u8 = 0;
+const FORM_AMPERSAND: u8 = 1;
+const FORM_EQUALS: u8 = 2;
+const FORM_ESCAPE: u8 = 3;
+const FORM_CLASS: [u8; 256] = {
+    let mut table = [FORM_PLAIN; 256];
+    table[b'&' as usize] = FORM_AMPERSAND;
+    table[b'=' as usize] = FORM_EQUALS;
+    table[b'%' as usize] = FORM_ESCAPE;
+    table[b'+' as usize] = FORM_ESCAPE;
+    table
+};
+
 /// The `name=value` pairs of an `application/x-www-form-urlencoded` string, decoded: exactly what
 /// `form_urlencoded::parse` yields (`&`-separated, empty pieces skipped, `+` for a space, invalid
-/// `%` sequences kept as they are, UTF-8 read lossily), but borrowing every component that holds
-/// no escape and copying unescaped runs whole. Decoding is most of what the Matomo stand-in does
-/// per hit, and the byte-at-a-time iterator form costs several times as much.
+/// `%` sequences kept as they are, UTF-8 read lossily), but in one pass over each pair that finds
+/// its end, its `=` and its first escapes together, borrowing every component that holds no
+/// escape and copying unescaped runs whole. Decoding is most of what the Matomo stand-in does per
+/// hit, and the byte-at-a-time iterator form costs several times as much.
 pub(crate) fn parse_pairs(input: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    // Byte scans rather than `split('&')` and `split_once('=')`: pairs are short, and the
-    // searchers' set-up costs more than the search. `&` and `=` are ASCII, so every cut is a
-    // character boundary.
+    // `&`, `=`, `%` and `+` are ASCII, so every cut is a character boundary.
     let bytes = input.as_bytes();
     let mut start = 0;
     std::iter::from_fn(move || loop {
-        let rest = bytes.get(start..)?;
-        let end = start + rest.iter().position(|&b| b == b'&').unwrap_or(rest.len());
-        let pair = input.get(start..end)?;
+        if start > bytes.len() {
+            return None;
+        }
+        let (mut end, mut equals) = (start, None);
+        let (mut name_escape, mut value_escape) = (None, None);
+        while let Some(&byte) = bytes.get(end) {
+            match FORM_CLASS[usize::from(byte)] {
+                FORM_PLAIN => {}
+                FORM_AMPERSAND => break,
+                FORM_EQUALS if equals.is_none() => equals = Some(end),
+                FORM_EQUALS => {}
+                _ => match equals {
+                    None => {
+                        name_escape.get_or_insert(end);
+                    }
+                    Some(_) => {
+                        value_escape.get_or_insert(end);
+                    }
+                },
+            }
+            end += 1;
+        }
+        let pair_start = start;
         start = end + 1;
-        if pair.is_empty() {
+        if end == pair_start {
             continue;
         }
-        let (name, value) = match pair.bytes().position(|b| b == b'=') {
-            Some(equals) => (pair.get(..equals)?, pair.get(equals + 1..)?),
-            None => (pair, ""),
+        let (name, value, value_start) = match equals {
+            Some(equals) => (
+                input.get(pair_start..equals)?,
+                input.get(equals + 1..end)?,
+                equals + 1,
+            ),
+            None => (input.get(pair_start..end)?, "", end),
         };
-        return Some((decode_component(name), decode_component(value)));
+        return Some((
+            decode_component(name, name_escape.map(|at| at - pair_start)),
+            decode_component(value, value_escape.map(|at| at - value_start)),
+        ));
     })
 }
 
-fn decode_component(text: &str) -> Cow<'_, str> {
+/// `text` decoded; `first_escape` is where its first `%` or `+` is, if it has one.
+fn decode_component(text: &str, first_escape: Option<usize>) -> Cow<'_, str> {
     let bytes = text.as_bytes();
     let is_escape = |b: &u8| *b == b'%' || *b == b'+';
-    let Some(first) = bytes.iter().position(is_escape) else {
+    let Some(first) = first_escape else {
         return Cow::Borrowed(text);
     };
     let hex = |b: Option<&u8>| crate::visitor::hex_value(*b?);
@@ -423,21 +465,30 @@ impl TrackingRequest {
         // Held here so the modelled values are read in place: only what the request keeps as text
         // is copied.
         let params: Vec<(K, V)> = params.into_iter().collect();
-        let mut known: [Option<&str>; SLOTS] = [None; SLOTS];
+        Self::from_param_slice(&params)
+    }
+
+    /// [`TrackingRequest::from_params`] for parameters a caller holds already, without a copy of
+    /// the list.
+    pub(crate) fn from_param_slice<K, V>(params: &[(K, V)]) -> Result<Self, DecodeError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut fields = Fields([None; SLOTS]);
         let mut dimensions = BTreeMap::new();
         let mut extra = Vec::new();
-        for (name, value) in &params {
+        for (name, value) in params {
             let (name, value) = (name.as_ref(), value.as_ref());
             if let Some(slot) = slot(name) {
                 // A repeated parameter: the last one counts, as in PHP.
-                known[slot as usize] = Some(value);
+                fields.0[slot as usize] = Some(value);
             } else if let Some(id) = dimension_id(name) {
                 dimensions.insert(id, value.to_owned());
             } else {
                 extra.push((name.to_owned(), value.to_owned()));
             }
         }
-        let mut fields = Fields(known);
         let site_id = fields
             .parse::<u32>(Slot::Idsite, "a site id (a whole number)")?
             .ok_or(DecodeError::Missing("idsite"))?;
@@ -874,6 +925,12 @@ mod tests {
             "%C3%BC=%FF%FE",
             "a=b=c",
             "ü=ä+ö",
+            "a+b=c+d",
+            "a%3D=b%3D=c",
+            "=&=",
+            "a=b&&c=%2",
+            "+",
+            "%=+",
         ] {
             assert_eq!(
                 owned(parse_pairs(input)),

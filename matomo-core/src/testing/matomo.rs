@@ -93,10 +93,10 @@ pub(crate) fn judge<K: AsRef<str>, V: AsRef<str>>(
     token: Option<&str>,
     valid_token: Option<&str>,
     sites: &BTreeSet<u32>,
+    now: SystemTime,
 ) -> ReceivedHit {
     let token_state = token.map(|t| Some(t) == valid_token);
-    let request =
-        TrackingRequest::from_params(params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+    let request = TrackingRequest::from_param_slice(params);
     let recorded = params
         .iter()
         .any(|(k, v)| k.as_ref() == "rec" && v.as_ref().trim() == "1");
@@ -105,9 +105,7 @@ pub(crate) fn judge<K: AsRef<str>, V: AsRef<str>>(
         Err(DecodeError::Missing("idsite")) => HitOutcome::UnknownSite,
         Err(error) => HitOutcome::Invalid(error.clone()),
         Ok(hit) if !sites.contains(&hit.site_id()) => HitOutcome::UnknownSite,
-        Ok(hit) if hit.needs_token(SystemTime::now()) && token_state != Some(true) => {
-            HitOutcome::BadToken
-        }
+        Ok(hit) if hit.needs_token(now) && token_state != Some(true) => HitOutcome::BadToken,
         Ok(_) => HitOutcome::Tracked,
     };
     let params = if keep_params {

@@ -432,6 +432,7 @@ fn tracker(state: &State, request: &Request, keep: bool) -> (ResponseTemplate, V
         token.as_deref(),
         valid_token,
         &state.sites,
+        std::time::SystemTime::now(),
     );
     let template = match hit.outcome {
         HitOutcome::Tracked | HitOutcome::NotRecorded => {
@@ -460,6 +461,8 @@ fn bulk(
     };
     let mut received = Vec::new();
     let (mut tracked, mut invalid, mut indices) = (0, 0, Vec::new());
+    // One clock read for the whole request: its hits arrived together.
+    let now = std::time::SystemTime::now();
     for (index, entry) in requests.iter().enumerate() {
         let query: &str = entry;
         let query = query.split_once('?').map_or(query, |(_, q)| q);
@@ -476,6 +479,7 @@ fn bulk(
             hit_token,
             valid_token,
             &state.sites,
+            now,
         );
         if hit.outcome == HitOutcome::Tracked {
             tracked += 1;
