@@ -7,8 +7,9 @@
 //! - request path: what the Rocket fairing does per served request: capture an `HttpExchange` from
 //!   a method, a path, a query and eight headers, then `Tracker::track_exchange` (the rules'
 //!   decision and a `try_send` into the queue). The dispatcher is not polled during the loop.
-//! - dispatcher: building the hit (identity, privacy, masks), adding it to a batch, and encoding
-//!   each full batch as the bulk body the transport posts.
+//! - dispatcher: the bot rule (a user-agent match, moved off the request path), building the hit
+//!   (identity, privacy, masks), adding it to a batch, and encoding each full batch as the bulk
+//!   body the transport posts.
 //!
 //! Targets: request path <= 1,500 instructions and <= 4 allocations per hit; dispatcher <= 4,000
 //! instructions per hit. Needs valgrind for the instruction counts.
@@ -141,7 +142,10 @@ fn child(mode: &str, n: usize) {
             // As the dispatcher does: each hit built into a batch, each full batch encoded as one
             // bulk body (`n` is a multiple of the batch size, so every hit is encoded).
             for i in 0..n {
-                let hit = builder.build(&exchanges[i % exchanges.len()]).unwrap();
+                let exchange = &exchanges[i % exchanges.len()];
+                // The bot rule runs here, off the request path, as the dispatcher runs it.
+                assert!(!matomo_core::skips_bot(&config, exchange));
+                let hit = builder.build(exchange).unwrap();
                 batch.push(hit);
                 if batch.len() == config.batch_size {
                     bytes += bulk_body(&batch, None).len();
