@@ -113,12 +113,12 @@ enum HeaderField {
 /// (0x20) marked for its letters only: a name of the same length matches in any ASCII case when
 /// its word, with those bits set, equals `word`. Other bytes compare exactly, so no `-` matches a
 /// CR, as a blind case fold would let it.
-struct HeaderName {
+struct CapturedName {
     word: u128,
     letters: u128,
 }
 
-impl HeaderName {
+impl CapturedName {
     const fn new(lower: &[u8]) -> Self {
         let (mut word, mut letters, mut i) = (0u128, 0u128, 0);
         while i < lower.len() {
@@ -148,16 +148,16 @@ fn name_word<const N: usize>(name: &[u8]) -> u128 {
     u128::from_le_bytes(bytes)
 }
 
-const DNT: HeaderName = HeaderName::new(b"dnt");
-const HOST: HeaderName = HeaderName::new(b"host");
-const COOKIE: HeaderName = HeaderName::new(b"cookie");
-const REFERER: HeaderName = HeaderName::new(b"referer");
-const SEC_GPC: HeaderName = HeaderName::new(b"sec-gpc");
-const FORWARDED: HeaderName = HeaderName::new(b"forwarded");
-const X_REAL_IP: HeaderName = HeaderName::new(b"x-real-ip");
-const USER_AGENT: HeaderName = HeaderName::new(b"user-agent");
-const ACCEPT_LANGUAGE: HeaderName = HeaderName::new(b"accept-language");
-const X_FORWARDED_FOR: HeaderName = HeaderName::new(b"x-forwarded-for");
+const DNT: CapturedName = CapturedName::new(b"dnt");
+const HOST: CapturedName = CapturedName::new(b"host");
+const COOKIE: CapturedName = CapturedName::new(b"cookie");
+const REFERER: CapturedName = CapturedName::new(b"referer");
+const SEC_GPC: CapturedName = CapturedName::new(b"sec-gpc");
+const FORWARDED: CapturedName = CapturedName::new(b"forwarded");
+const X_REAL_IP: CapturedName = CapturedName::new(b"x-real-ip");
+const USER_AGENT: CapturedName = CapturedName::new(b"user-agent");
+const ACCEPT_LANGUAGE: CapturedName = CapturedName::new(b"accept-language");
+const X_FORWARDED_FOR: CapturedName = CapturedName::new(b"x-forwarded-for");
 
 /// The field a header name feeds, if any, in any ASCII case. Dispatched on the name's length
 /// first: most names a request carries are not ours and are turned away by it or by one compare.
