@@ -15,7 +15,9 @@ pub use action::{
     SiteSearch,
 };
 pub use codec::DecodeError;
-pub(crate) use codec::{ascii_text, parse_pairs};
+pub(crate) use codec::ascii_text;
+#[cfg(feature = "test-util")]
+pub(crate) use codec::parse_pairs;
 
 use crate::secret::TokenAuth;
 use crate::visitor::VisitorId;
