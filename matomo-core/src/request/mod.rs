@@ -14,10 +14,10 @@ pub use action::{
     Action, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Goal, ProductView,
     SiteSearch,
 };
-pub use codec::DecodeError;
 pub(crate) use codec::ascii_text;
 #[cfg(feature = "test-util")]
 pub(crate) use codec::parse_pairs;
+pub use codec::DecodeError;
 
 use crate::secret::TokenAuth;
 use crate::visitor::VisitorId;
