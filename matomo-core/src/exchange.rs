@@ -171,36 +171,39 @@ fn header_field(name: &str) -> Option<HeaderField> {
         6 => COOKIE
             .is(name_word::<6>(name))
             .then_some(Text(Field::Cookie)),
-        7 => {
-            let word = name_word::<7>(name);
-            if REFERER.is(word) {
-                Some(Text(Field::Referer))
-            } else {
-                SEC_GPC.is(word).then_some(GlobalPrivacyControl)
-            }
-        }
-        9 => {
-            let word = name_word::<9>(name);
-            if FORWARDED.is(word) {
-                Some(Text(Field::Forwarded))
-            } else {
-                X_REAL_IP.is(word).then_some(Text(Field::XRealIp))
-            }
-        }
+        7 => either(
+            name_word::<7>(name),
+            (&REFERER, Text(Field::Referer)),
+            (&SEC_GPC, GlobalPrivacyControl),
+        ),
+        9 => either(
+            name_word::<9>(name),
+            (&FORWARDED, Text(Field::Forwarded)),
+            (&X_REAL_IP, Text(Field::XRealIp)),
+        ),
         10 => USER_AGENT
             .is(name_word::<10>(name))
             .then_some(Text(Field::UserAgent)),
-        15 => {
-            let word = name_word::<15>(name);
-            if ACCEPT_LANGUAGE.is(word) {
-                Some(Text(Field::AcceptLanguage))
-            } else {
-                X_FORWARDED_FOR
-                    .is(word)
-                    .then_some(Text(Field::XForwardedFor))
-            }
-        }
+        15 => either(
+            name_word::<15>(name),
+            (&ACCEPT_LANGUAGE, Text(Field::AcceptLanguage)),
+            (&X_FORWARDED_FOR, Text(Field::XForwardedFor)),
+        ),
         _ => None,
+    }
+}
+
+/// The field of whichever of two names of one length `word` is.
+#[inline(always)]
+fn either(
+    word: u128,
+    first: (&CapturedName, HeaderField),
+    second: (&CapturedName, HeaderField),
+) -> Option<HeaderField> {
+    if first.0.is(word) {
+        Some(first.1)
+    } else {
+        second.0.is(word).then_some(second.1)
     }
 }
 
