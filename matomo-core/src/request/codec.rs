@@ -543,19 +543,22 @@ impl TrackingRequest {
 /// Appends `&name=value`, the value escaped. `name` is written as is: every caller passes a literal
 /// or an already encoded name.
 fn param(out: &mut Vec<u8>, name: &str, value: &str) {
-    out.push(b'&');
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'=');
+    param_name(out, name);
     push_escaped(out, value);
 }
 
 /// Appends `&name=value` for a value that holds nothing to escape (digits, hex digits).
 fn plain_param(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     debug_assert!(!value.iter().any(|&b| ESCAPED[usize::from(b)]));
+    param_name(out, name);
+    out.extend_from_slice(value);
+}
+
+/// Appends `&name=`, the start [`param`] and [`plain_param`] share.
+fn param_name(out: &mut Vec<u8>, name: &str) {
     out.push(b'&');
     out.extend_from_slice(name.as_bytes());
     out.push(b'=');
-    out.extend_from_slice(value);
 }
 
 fn opt(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
@@ -718,7 +721,7 @@ impl<'a> Fields<'a> {
             .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)));
         parsed
             .map(Some)
-            .ok_or_else(|| invalid("res", "WIDTHxHEIGHT"))
+            .ok_or_else(|| invalid(Slot::Res.name(), "WIDTHxHEIGHT"))
     }
 
     fn local_time(&mut self) -> Result<Option<(u8, u8, u8)>, DecodeError> {
@@ -741,7 +744,7 @@ impl<'a> Fields<'a> {
         }
         match raw.parse::<f64>() {
             Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => Ok(Some(seconds as u64)),
-            _ => Err(invalid("cdt", "a Unix timestamp")),
+            _ => Err(invalid(Slot::Cdt.name(), "a Unix timestamp")),
         }
     }
 
@@ -767,9 +770,9 @@ impl<'a> Fields<'a> {
         };
         let expected = "a JSON array of [sku, name, category, price, quantity]";
         let rows: Vec<Vec<Value>> =
-            serde_json::from_str(raw).map_err(|_| invalid("ec_items", expected))?;
+            serde_json::from_str(raw).map_err(|_| invalid(Slot::EcItems.name(), expected))?;
         rows.into_iter()
-            .map(|row| item_from_json(&row).ok_or_else(|| invalid("ec_items", expected)))
+            .map(|row| item_from_json(&row).ok_or_else(|| invalid(Slot::EcItems.name(), expected)))
             .collect()
     }
 }
