@@ -14,7 +14,10 @@
 //! Targets: request path <= 1,500 instructions and <= 4 allocations per hit; dispatcher <= 4,000
 //! instructions per hit. Needs valgrind for the instruction counts.
 
-use matomo_core::{bulk_body, Enqueued, HitBuilder, HttpExchange, Tracker, TrackerConfig, UrlMask};
+use matomo_core::{
+    bulk_body, BotVerdicts, Enqueued, Field, HitBuilder, HttpExchange, Tracker, TrackerConfig,
+    UrlMask,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -136,6 +139,7 @@ fn child(mode: &str, n: usize) {
             let exchanges: Vec<HttpExchange> = (0..16)
                 .map(|i| capture(&format!("/users/{i}/orders"), peer))
                 .collect();
+            let mut verdicts = BotVerdicts::new();
             let mut batch = Vec::with_capacity(config.batch_size);
             let mut bytes = 0usize;
             let allocations = ALLOCATIONS.load(Ordering::Relaxed);
@@ -143,9 +147,11 @@ fn child(mode: &str, n: usize) {
             // bulk body (`n` is a multiple of the batch size, so every hit is encoded).
             for i in 0..n {
                 let exchange = &exchanges[i % exchanges.len()];
-                // The bot rule runs here, off the request path, as the dispatcher runs it.
-                assert!(!matomo_core::skips_bot(&config, exchange));
-                let hit = builder.build(exchange).unwrap();
+                // The bot rule runs here, off the request path, as the dispatcher runs it: the
+                // verdict remembered by user agent, and given to the build.
+                let bot = verdicts.is_bot(exchange.get(Field::UserAgent));
+                assert!(!bot);
+                let hit = builder.build_with_verdict(exchange, bot).unwrap();
                 batch.push(hit);
                 if batch.len() == config.batch_size {
                     bytes += bulk_body(&batch, None).len();

@@ -119,6 +119,33 @@ impl HitBuilder {
     /// Starts the hit for an exchange: everything above but the action, so an application can turn
     /// it into an event or a goal of the same visitor.
     pub fn builder_for(&self, exchange: &HttpExchange) -> crate::RequestBuilder {
+        let bot = self.config.bots == BotPolicy::Track && is_bot(exchange.get(Field::UserAgent));
+        self.builder_with_verdict(exchange, bot)
+    }
+
+    /// [`HitBuilder::builder_for`] when the bot verdict for the exchange's user agent is known
+    /// already (from [`is_bot`] or [`BotVerdicts`](crate::BotVerdicts)), so it is not worked out
+    /// again. `is_bot` only matters under [`BotPolicy::Track`], where it sets `bots=1`.
+    ///
+    /// ```
+    /// use matomo_core::{BotPolicy, BotVerdicts, Field, HitBuilder, HttpExchange, TrackerConfig};
+    /// let mut config = TrackerConfig::new("https://matomo.example.org/matomo.php", 4);
+    /// config.bots = BotPolicy::Track;
+    /// let builder = HitBuilder::new(&config).unwrap();
+    /// let exchange = HttpExchange::builder("GET", "/")
+    ///     .header("user-agent", "Googlebot/2.1 (+http://www.google.com/bot.html)")
+    ///     .build();
+    /// let mut verdicts = BotVerdicts::new();
+    /// let bot = verdicts.is_bot(exchange.get(Field::UserAgent));
+    /// let hit = builder.builder_with_verdict(&exchange, bot).build().unwrap();
+    /// assert!(hit.bot());
+    /// assert_eq!(hit, builder.build(&exchange).unwrap());
+    /// ```
+    pub fn builder_with_verdict(
+        &self,
+        exchange: &HttpExchange,
+        is_bot: bool,
+    ) -> crate::RequestBuilder {
         let config = &*self.config;
         let path = match exchange.get(Field::RouteTemplate) {
             Some(template) if config.mask_with_route_template => template,
@@ -175,7 +202,7 @@ impl HitBuilder {
             .get(Field::UserId)
             .filter(|u| !u.is_empty())
             .map(str::to_owned);
-        hit.bot = config.bots == BotPolicy::Track && is_bot(user_agent);
+        hit.bot = config.bots == BotPolicy::Track && is_bot;
         if config.token_auth.is_some() {
             hit.client_ip = ip.map(|ip| anonymize_ip(ip, config.anonymize_ip_bytes));
         }
@@ -187,6 +214,16 @@ impl HitBuilder {
         self.builder_for(exchange).build()
     }
 
+    /// [`HitBuilder::build`] with the bot verdict known already (see
+    /// [`HitBuilder::builder_with_verdict`]).
+    pub fn build_with_verdict(
+        &self,
+        exchange: &HttpExchange,
+        is_bot: bool,
+    ) -> Result<TrackingRequest, BuildError> {
+        self.builder_with_verdict(exchange, is_bot).build()
+    }
+
     /// Every hit of an exchange: the page view (unless skipped), then each extra action, all with
     /// the extra dimensions.
     pub fn build_all(
@@ -194,7 +231,19 @@ impl HitBuilder {
         exchange: &HttpExchange,
         extras: &Extras,
     ) -> Vec<Result<TrackingRequest, BuildError>> {
-        let base = self.builder_for(exchange);
+        let bot = self.config.bots == BotPolicy::Track && is_bot(exchange.get(Field::UserAgent));
+        self.build_all_with_verdict(exchange, extras, bot)
+    }
+
+    /// [`HitBuilder::build_all`] with the bot verdict known already (see
+    /// [`HitBuilder::builder_with_verdict`]).
+    pub fn build_all_with_verdict(
+        &self,
+        exchange: &HttpExchange,
+        extras: &Extras,
+        is_bot: bool,
+    ) -> Vec<Result<TrackingRequest, BuildError>> {
+        let base = self.builder_with_verdict(exchange, is_bot);
         let with_dimensions = |mut builder: crate::RequestBuilder| {
             for (id, value) in &extras.dimensions {
                 builder = builder.dimension(*id, value.clone());

@@ -52,6 +52,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod bot_verdicts;
 pub mod config;
 pub mod dispatch;
 pub mod exchange;
@@ -71,6 +72,7 @@ pub mod tower;
 pub mod transport;
 mod visitor;
 
+pub use bot_verdicts::BotVerdicts;
 pub use config::{BotPolicy, ConfigError, PathPattern, SpoolConfig, TrackerConfig, UrlMask};
 pub use dispatch::{DropReason, Enqueued, Report, Stats, Tracker, TrackerError};
 pub use exchange::{ExchangeBuilder, Field, HttpExchange, Scheme};

@@ -3,8 +3,9 @@
 use super::backoff;
 use super::stats::{Counters, DropReason};
 use super::store::{Pending, Store};
-use crate::config::TrackerConfig;
-use crate::exchange::HttpExchange;
+use crate::bot_verdicts::BotVerdicts;
+use crate::config::{BotPolicy, TrackerConfig};
+use crate::exchange::{Field, HttpExchange};
 use crate::hit::{Extras, HitBuilder};
 use crate::request::TrackingRequest;
 use crate::transport::{Accepted, Transport, TransportError};
@@ -31,6 +32,8 @@ pub(crate) enum Control {
 
 pub(crate) struct Worker {
     builder: HitBuilder,
+    /// The bot rule's verdicts by user agent, so each user agent is scanned once.
+    bots: BotVerdicts,
     transport: Arc<dyn Transport>,
     config: Arc<TrackerConfig>,
     counters: Arc<Counters>,
@@ -83,6 +86,7 @@ impl Worker {
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Self {
             builder,
+            bots: BotVerdicts::new(),
             transport,
             config,
             counters,
@@ -196,8 +200,10 @@ impl Worker {
     }
 
     fn accept(&mut self, job: Job) {
+        let mut bot = false;
         if let Job::Exchange(exchange, _) = &job {
-            if crate::rules::skips_bot(&self.config, exchange) {
+            bot = self.bots.is_bot(exchange.get(Field::UserAgent));
+            if bot && self.config.bots == BotPolicy::Skip {
                 // Counted as skipped, not as tracked: the request path counted it as queued.
                 self.counters.skip(crate::rules::SkipReason::Bot);
                 self.counters.done(1);
@@ -210,11 +216,11 @@ impl Worker {
             // One job, one hit: the common case, without a list of one.
             Job::Exchange(exchange, None) => {
                 let at = unix_ms(exchange.served_at());
-                self.keep(self.builder.build(&exchange), at);
+                self.keep(self.builder.build_with_verdict(&exchange, bot), at);
             }
             Job::Exchange(exchange, Some(extras)) => {
                 let at = unix_ms(exchange.served_at());
-                let built = self.builder.build_all(&exchange, &extras);
+                let built = self.builder.build_all_with_verdict(&exchange, &extras, bot);
                 // One job was counted as pending; it may have become several hits, or none.
                 match built.len() {
                     0 => self.counters.done(1),
