@@ -378,12 +378,11 @@ impl TrackingRequest {
         }
         opt(out, "ua", self.user_agent.as_deref());
         opt(out, "lang", self.language.as_deref());
-        let mut dimension = String::with_capacity(16);
         for (id, value) in &self.dimensions {
-            dimension.clear();
-            dimension.push_str("dimension");
-            dimension.push_str(itoa::Buffer::new().format(*id));
-            param(out, &dimension, value);
+            out.extend_from_slice(b"&dimension");
+            out.extend_from_slice(itoa::Buffer::new().format(*id).as_bytes());
+            out.push(b'=');
+            push_escaped(out, value);
         }
         if !self.visit_variables.is_empty() {
             param(out, "_cvar", &variables_json(&self.visit_variables));
