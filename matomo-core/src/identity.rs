@@ -33,32 +33,33 @@ pub fn visitor_id_from_cookies(cookie_header: &str, site_id: u32) -> Option<Visi
     // Only the `_pk_id.` cookies matter: jump from one `_` to the next rather than split every
     // pair (this runs once per tracked request).
     let mut from = 0;
-    while let Some(offset) = bytes.get(from..)?.iter().position(|&b| b == b'_') {
+    while let Some(offset) = memchr::memchr(b'_', bytes.get(from..)?) {
         let at = from + offset;
         from = at + 1;
+        let Some(rest) = bytes[at..].strip_prefix(NAME) else {
+            continue;
+        };
         let starts_name = bytes[..at]
             .iter()
             .rev()
             .find(|&&b| b != b' ' && b != b'\t')
             .is_none_or(|&b| b == b';');
-        let Some(rest) = bytes[at..].strip_prefix(NAME) else {
-            continue;
-        };
         if !starts_name {
             continue;
         }
-        let end = rest.iter().position(|&b| b == b';').unwrap_or(rest.len());
-        let pair = &rest[..end];
+        // `<site>.<hash>=<value>`: the site's digits, then a dot.
+        let Some(name_rest) = rest.strip_prefix(site) else {
+            continue;
+        };
+        if name_rest.first() != Some(&b'.') {
+            continue;
+        }
+        let end = memchr::memchr(b';', name_rest).unwrap_or(name_rest.len());
+        let pair = &name_rest[..end];
+        // Short (`.<hash>=`): a plain scan beats memchr's set-up.
         let Some(equals) = pair.iter().position(|&b| b == b'=') else {
             continue;
         };
-        // `<site>.<hash>=<value>`: the site's digits, then a dot.
-        let is_site = pair[..equals]
-            .strip_prefix(site)
-            .is_some_and(|hash| hash.starts_with(b"."));
-        if !is_site {
-            continue;
-        }
         let value = pair[equals + 1..].trim_ascii();
         let value = value.strip_prefix(b"\"").unwrap_or(value);
         if let Some(id) = pk_id_bytes(value.strip_suffix(b"\"").unwrap_or(value)) {
@@ -93,21 +94,23 @@ pub fn parse_pk_id(value: &str) -> Option<VisitorId> {
 }
 
 fn pk_id_bytes(value: &[u8]) -> Option<VisitorId> {
-    let mut fields = value.split(|&b| b == b'.');
-    let id = fields.next()?;
-    // At most six fields in all; a seventh makes the value malformed.
-    let mut rest: [&[u8]; 6] = [b""; 6];
-    let mut count = 0;
-    for field in fields {
-        *rest.get_mut(count)? = field;
-        count += 1;
+    // The id's 16 digits and a dot, then 1, 2 (the second empty: a trailing dot) or 5 fields.
+    let id = value.get(..16)?;
+    let rest = value.get(16..)?.strip_prefix(b".")?;
+    let first_end = rest.iter().position(|&b| b == b'.').unwrap_or(rest.len());
+    if !is_number(&rest[..first_end]) {
+        return None;
     }
-    let rest = &rest[..count];
-    let rest_ok = match rest.len() {
-        1 => is_number(rest[0]),
-        2 => is_number(rest[0]) && rest[1].is_empty(),
-        5 => is_number(rest[0]) && rest[1..].iter().all(|f| f.is_empty() || is_number(f)),
-        _ => false,
+    let rest_ok = match rest.get(first_end + 1..) {
+        // `id.createTs`, `id.createTs.`
+        None | Some(b"") => true,
+        // The older layout: four more fields, each empty or a number.
+        Some(tail) => {
+            memchr::memchr_iter(b'.', tail).count() == 3
+                && tail
+                    .split(|&b| b == b'.')
+                    .all(|f| f.is_empty() || is_number(f))
+        }
     };
     if !rest_ok {
         return None;

@@ -221,3 +221,74 @@ proptest! {
         prop_assert_eq!(client_ip(&e, &["10.0.0.0/8".parse().unwrap()]), Some(client));
     }
 }
+
+/// What `visitor_id_from_cookies` promises, written plainly: split the header into pairs, take the
+/// first `_pk_id.<site>.*` cookie whose value (blanks and quotes around it removed) is a visitor id
+/// in one of Matomo's layouts.
+fn cookie_reference(header: &str, site_id: u32) -> Option<VisitorId> {
+    let prefix = format!("_pk_id.{site_id}.");
+    let number = |f: &str| !f.is_empty() && f.len() <= 20 && f.bytes().all(|b| b.is_ascii_digit());
+    for pair in header.split(';') {
+        let Some((name, value)) = pair.trim_start_matches([' ', '\t']).split_once('=') else {
+            continue;
+        };
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        let value = value.trim_ascii();
+        let value = value.strip_prefix('"').unwrap_or(value);
+        let value = value.strip_suffix('"').unwrap_or(value);
+        let fields: Vec<&str> = value.split('.').collect();
+        let layout = match fields.len() {
+            2 => number(fields[1]),
+            3 => number(fields[1]) && fields[2].is_empty(),
+            6 => number(fields[1]) && fields[2..].iter().all(|f| f.is_empty() || number(f)),
+            _ => false,
+        };
+        let hex = fields[0].len() == 16 && fields[0].bytes().all(|b| b.is_ascii_hexdigit());
+        if layout && hex {
+            return fields[0].parse().ok();
+        }
+    }
+    None
+}
+
+proptest! {
+    /// Headers made of the pieces real ones hold (other cookies, other sites' and sessions'
+    /// Matomo cookies, both id layouts, quotes, blanks, broken values) read as the plain reference
+    /// reads them.
+    #[test]
+    fn cookie_parsing_matches_the_reference(
+        pairs in proptest::collection::vec((
+            prop_oneof![
+                Just("_pk_id.1.1fff"), Just("_pk_id.12.ab"), Just("_pk_id.1"), Just("_pk_id.1x.y"),
+                Just("a_pk_id.1.x"), Just("_pk_ses.1.x"), Just("session"), Just(" _pk_id.1.x"),
+                Just("\t_pk_id.1.x"), Just("_pk_id.1.x=y"),
+            ],
+            prop_oneof![
+                Just("0123456789abcdef.1700000000."), Just("0123456789ABCDEF.1700000000"),
+                Just("0011223344556677.1600000000.5.1600003600.1600001800."),
+                Just("0011223344556677.1600000000.5..1600001800.9"),
+                Just("\"0123456789abcdef.1700000000.\""), Just(" 0123456789abcdef.1.\t"),
+                Just("0123456789abcdef"), Just("0123456789abcde.1"), Just("0123456789abcdef.1.2.3"),
+                Just("0123456789abcdef.1.2.3.4"), Just("0123456789abcdef.1.2.3.4.5.6"),
+                Just("0123456789abcdef.123456789012345678901"), Just("_pk_id.1.x=0123456789abcdef.1"),
+                Just(""),
+            ],
+            "[ -~]{0,6}",
+            prop_oneof![Just("; "), Just(";"), Just(" ;\t"), Just(";;"), Just("")],
+        ), 0..5),
+    ) {
+        let header: String = pairs
+            .iter()
+            .map(|(name, value, noise, separator)| format!("{name}={value}{noise}{separator}"))
+            .collect();
+        for site in [1, 12] {
+            prop_assert_eq!(
+                visitor_id_from_cookies(&header, site),
+                cookie_reference(&header, site),
+                "{:?} for site {}", header, site
+            );
+        }
+    }
+}
