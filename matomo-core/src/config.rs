@@ -300,19 +300,30 @@ pub struct UrlMask {
     replacement: String,
     /// Whether `replacement` refers to groups (holds a `$`); without, it is copied as it is.
     expands: bool,
+    /// Whether every match starts at the start of the path (`^/users/\d+`): then there is at most
+    /// one, and no second search is needed.
+    anchored: bool,
 }
 
 impl UrlMask {
     /// A mask; the pattern must compile.
     pub fn new(pattern: &str, replacement: &str) -> Result<Self, ConfigError> {
-        let pattern = Regex::new(pattern).map_err(|e| ConfigError::Invalid {
+        let regex = Regex::new(pattern).map_err(|e| ConfigError::Invalid {
             key: "url_masks".into(),
             message: format!("`{pattern}` is not a valid regex: {e}"),
         })?;
+        // Read from the pattern's syntax tree; should it not parse here, the mask just searches
+        // on after its first match.
+        let anchored = regex_syntax::parse(pattern).is_ok_and(|hir| {
+            hir.properties()
+                .look_set_prefix()
+                .contains(regex_syntax::hir::Look::Start)
+        });
         Ok(Self {
-            pattern,
+            pattern: regex,
             replacement: replacement.to_owned(),
             expands: replacement.contains('$'),
+            anchored,
         })
     }
 
@@ -324,6 +335,18 @@ impl UrlMask {
         // What `replace_all` does with a replacement without groups, into a string that has room
         // for one replacement from the start: a mask replaces once, mostly, and with longer text
         // (`/users/42` becomes `/users/:id`), so `replace_all`'s string would grow at once.
+        if self.anchored {
+            let Some(found) = self.pattern.find(path) else {
+                return std::borrow::Cow::Borrowed(path);
+            };
+            let rest = &path[found.end()..];
+            let mut masked =
+                String::with_capacity(found.start() + self.replacement.len() + rest.len());
+            masked.push_str(&path[..found.start()]);
+            masked.push_str(&self.replacement);
+            masked.push_str(rest);
+            return std::borrow::Cow::Owned(masked);
+        }
         let mut matches = self.pattern.find_iter(path);
         let Some(first) = matches.next() else {
             return std::borrow::Cow::Borrowed(path);

@@ -141,7 +141,8 @@ proptest! {
 
 proptest! {
     /// A mask replaces exactly as `Regex::replace_all` does, whether its replacement refers to
-    /// groups or not: anchored, repeated, empty and Unicode matches included.
+    /// groups or not: anchored (at most one match, found without a second search), repeated, empty
+    /// and Unicode matches included.
     #[test]
     fn a_mask_replaces_as_regex_replace_all_does(
         path in "(/|users|[0-9]{1,4}|é|x|:id|-){0,12}",
@@ -152,6 +153,11 @@ proptest! {
             Just((r"é", "")),
             Just((r"/(\d+)", "/<$1>")),
             Just((r"^$", "/")),
+            Just((r"^x*", "<x>")),
+            Just((r"(?m)^/", "|")),
+            Just((r"\A/users|\d$", "#")),
+            Just((r"^(?:/users|/x)/\d+", ":n")),
+            Just((r"\b\d+", ":n")),
         ],
     ) {
         let mask = UrlMask::new(pattern, replacement).unwrap();
