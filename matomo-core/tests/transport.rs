@@ -256,10 +256,7 @@ async fn a_bad_token_in_bulk_is_no_http_error_but_is_recognised() {
 async fn a_malformed_bulk_body_is_answered_with_nothing_tracked() {
     let matomo = MockMatomo::start().await;
     let raw = transport(&matomo.url(), None)
-        .exchange(
-            None,
-            Some(("{\"requests\": [".to_owned(), "application/json")),
-        )
+        .exchange(None, Some(("{\"requests\": [".into(), "application/json")))
         .await
         .unwrap();
     assert_eq!(raw.status, 200);

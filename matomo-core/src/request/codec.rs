@@ -93,7 +93,7 @@ fn push_escaped(out: &mut Vec<u8>, value: &str) {
 }
 
 /// The text of bytes that [`push_escaped`] and ASCII literals (or other UTF-8) wrote.
-pub(crate) fn ascii_text(bytes: Vec<u8>) -> String {
+fn ascii_text(bytes: Vec<u8>) -> String {
     // Never fails: every byte written is ASCII or whole UTF-8. Lossy rather than a panic all the
     // same.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())

@@ -14,7 +14,6 @@ pub use action::{
     Action, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Goal, ProductView,
     SiteSearch,
 };
-pub(crate) use codec::ascii_text;
 #[cfg(feature = "test-util")]
 pub(crate) use codec::parse_pairs;
 pub use codec::DecodeError;

@@ -131,11 +131,12 @@ impl HyperTransport {
     }
 
     /// Sends a raw request to the endpoint and returns status, content type, `Retry-After` and body.
-    /// `query` is appended to the URL; the body, if any, is posted with `content_type`.
+    /// `query` is appended to the URL; the body, if any, is posted with `content_type` (a
+    /// `String` or a `Vec<u8>` turns into it with `.into()`).
     pub async fn exchange(
         &self,
         query: Option<&str>,
-        body: Option<(String, &'static str)>,
+        body: Option<(Bytes, &'static str)>,
     ) -> Result<RawAnswer, TransportError> {
         let uri = match query {
             Some(query) => {
@@ -155,9 +156,7 @@ impl HyperTransport {
             None => self.uri.clone(),
         };
         let (method, content_type, payload) = match body {
-            Some((payload, content_type)) => {
-                (Method::POST, Some(content_type), Bytes::from(payload))
-            }
+            Some((payload, content_type)) => (Method::POST, Some(content_type), payload),
             None => (Method::GET, None, Bytes::new()),
         };
         let mut request = Request::builder().method(method).uri(uri).header(
@@ -320,8 +319,11 @@ impl Transport for HyperTransport {
                     None => self.exchange(Some(&hit.to_query()), None).await?,
                     Some(token) => {
                         let body = single_form_body(hit, token);
-                        self.exchange(None, Some((body, "application/x-www-form-urlencoded")))
-                            .await?
+                        self.exchange(
+                            None,
+                            Some((body.into(), "application/x-www-form-urlencoded")),
+                        )
+                        .await?
                     }
                 };
                 read_single(&answer.view(), &self.endpoint)
@@ -329,7 +331,7 @@ impl Transport for HyperTransport {
             many => {
                 let body = bulk_body(many, self.token.as_ref());
                 let answer = self
-                    .exchange(None, Some((body, "application/json")))
+                    .exchange(None, Some((body.into(), "application/json")))
                     .await?;
                 let all_cip = many.iter().all(|h| h.client_ip().is_some());
                 read_bulk(&answer.view(), &self.endpoint, many.len(), all_cip)

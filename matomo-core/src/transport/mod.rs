@@ -66,15 +66,18 @@ impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
     }
 }
 
-/// The bulk request body: `{"requests": ["?...", ...], "token_auth": "..."}`.
+/// The bulk request body: `{"requests": ["?...", ...], "token_auth": "..."}`, as the bytes posted
+/// (always ASCII JSON).
 ///
 /// ```
 /// use matomo_core::{bulk_body, TrackingRequest};
 /// let hit = TrackingRequest::builder(1).url("https://a.example/").build().unwrap();
 /// let body = bulk_body(&[hit.clone(), hit], None);
-/// assert!(body.starts_with(r#"{"requests":["?idsite=1&rec=1"#));
+/// assert!(body.starts_with(br#"{"requests":["?idsite=1&rec=1"#));
+/// let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+/// assert_eq!(json["requests"].as_array().unwrap().len(), 2);
 /// ```
-pub fn bulk_body(hits: &[TrackingRequest], token: Option<&TokenAuth>) -> String {
+pub fn bulk_body(hits: &[TrackingRequest], token: Option<&TokenAuth>) -> Vec<u8> {
     let mut body = Vec::with_capacity(32 + hits.len() * 512);
     body.extend_from_slice(br#"{"requests":["#);
     for (i, hit) in hits.iter().enumerate() {
@@ -98,7 +101,7 @@ pub fn bulk_body(hits: &[TrackingRequest], token: Option<&TokenAuth>) -> String 
         );
     }
     body.push(b'}');
-    crate::request::ascii_text(body)
+    body
 }
 
 /// The form body of a single hit sent with a token: the query plus `token_auth`.
