@@ -74,11 +74,7 @@ fn push_escaped(out: &mut Vec<u8>, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut rest = value.as_bytes();
     loop {
-        let plain = rest
-            .iter()
-            .position(|&b| ESCAPED[usize::from(b)])
-            .unwrap_or(rest.len());
-        let (run, tail) = rest.split_at(plain);
+        let (run, tail) = rest.split_at(plain_prefix(rest));
         out.extend_from_slice(run);
         let Some((&byte, tail)) = tail.split_first() else {
             return;
@@ -90,6 +86,30 @@ fn push_escaped(out: &mut Vec<u8>, value: &str) {
         ]);
         rest = tail;
     }
+}
+
+/// How many bytes at the start of `bytes` need no escape.
+///
+/// Eight bytes per step, each its own lookup and test, with one bounds check per step: a plain
+/// `position` loop spends as much on its counter as on the lookup.
+#[inline(always)]
+fn plain_prefix(bytes: &[u8]) -> usize {
+    let escaped = |b: u8| ESCAPED[usize::from(b)];
+    let mut chunks = bytes.chunks_exact(8);
+    let mut start = 0;
+    for chunk in &mut chunks {
+        for (i, &b) in chunk.iter().enumerate() {
+            if escaped(b) {
+                return start + i;
+            }
+        }
+        start += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| escaped(b))
+        .map_or(bytes.len(), |i| start + i)
 }
 
 /// The text of bytes that [`push_escaped`] and ASCII literals (or other UTF-8) wrote.
@@ -579,6 +599,7 @@ fn opt_int<T: itoa::Integer>(out: &mut Vec<u8>, name: &str, value: Option<T>) {
     }
 }
 
+#[inline(always)]
 fn opt_display<T: std::fmt::Display>(out: &mut Vec<u8>, name: &str, value: Option<T>) {
     if let Some(value) = value {
         param(out, name, &value.to_string());
