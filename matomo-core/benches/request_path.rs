@@ -15,8 +15,7 @@
 //! instructions per hit. Needs valgrind for the instruction counts.
 
 use matomo_core::{
-    bulk_body, BotVerdicts, Enqueued, Field, HitBuilder, HttpExchange, Tracker, TrackerConfig,
-    UrlMask,
+    bulk_body, ClientMemory, Enqueued, HitBuilder, HttpExchange, Tracker, TrackerConfig, UrlMask,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::Command;
@@ -139,19 +138,16 @@ fn child(mode: &str, n: usize) {
             let exchanges: Vec<HttpExchange> = (0..16)
                 .map(|i| capture(&format!("/users/{i}/orders"), peer))
                 .collect();
-            let mut verdicts = BotVerdicts::new();
+            let mut memory = ClientMemory::new();
             // Warm-up, outside what callgrind counts: the bot regex and the URL mask's lazy DFA
             // are built on first use, with randomly seeded hash maps, so their cost varies from
             // one process to the next.
             let warm = builder
-                .build_with_verdict(
-                    &exchanges[0],
-                    verdicts.is_bot(exchanges[0].get(Field::UserAgent)),
-                )
+                .build_recalled(&exchanges[0], memory.recall(&exchanges[0]))
                 .unwrap();
             std::hint::black_box(bulk_body(&[warm], None));
             let allocations = ALLOCATIONS.load(Ordering::Relaxed);
-            let bytes = dispatch(&config, &builder, &exchanges, &mut verdicts, n);
+            let bytes = dispatch(&config, &builder, &exchanges, &mut memory, n);
             std::hint::black_box(bytes);
             println!(
                 "allocations {}",
@@ -163,7 +159,8 @@ fn child(mode: &str, n: usize) {
 }
 
 /// The dispatcher's work for `n` hits, the only function callgrind counts in "dispatcher" mode: as
-/// the dispatcher does it, each hit's bot verdict (remembered by user agent), the hit built into a
+/// the dispatcher does it, each hit's client recalled (user agent with its bot verdict, and
+/// language, remembered by text), the hit built into a
 /// batch, and each full batch encoded as one bulk body (`n` is a multiple of the batch size, so
 /// every hit is encoded). Returns the bytes encoded.
 #[inline(never)]
@@ -171,16 +168,16 @@ fn dispatch(
     config: &TrackerConfig,
     builder: &HitBuilder,
     exchanges: &[HttpExchange],
-    verdicts: &mut BotVerdicts,
+    memory: &mut ClientMemory,
     n: usize,
 ) -> usize {
     let mut batch = Vec::with_capacity(config.batch_size);
     let mut bytes = 0;
     for i in 0..n {
         let exchange = &exchanges[i % exchanges.len()];
-        let bot = verdicts.is_bot(exchange.get(Field::UserAgent));
-        assert!(!bot);
-        batch.push(builder.build_with_verdict(exchange, bot).unwrap());
+        let recalled = memory.recall(exchange);
+        assert!(!recalled.bot);
+        batch.push(builder.build_recalled(exchange, recalled).unwrap());
         if batch.len() == config.batch_size {
             bytes += bulk_body(&batch, None).len();
             batch.clear();

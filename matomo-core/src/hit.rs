@@ -17,6 +17,7 @@
 //! token, [`HitBuilder::build`] refuses such a hit with [`BuildError::NeedsToken`]`("cdt")` rather than
 //! send it with the wrong time; the dispatcher counts it as dropped for age.
 
+use crate::client_memory::Recalled;
 use crate::config::{BotPolicy, ConfigError, TrackerConfig};
 use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
@@ -119,32 +120,45 @@ impl HitBuilder {
     /// Starts the hit for an exchange: everything above but the action, so an application can turn
     /// it into an event or a goal of the same visitor.
     pub fn builder_for(&self, exchange: &HttpExchange) -> crate::RequestBuilder {
-        let bot = self.config.bots == BotPolicy::Track && is_bot(exchange.get(Field::UserAgent));
-        self.builder_with_verdict(exchange, bot)
+        self.builder_recalled(exchange, self.recall_once(exchange))
     }
 
-    /// [`HitBuilder::builder_for`] when the bot verdict for the exchange's user agent is known
-    /// already (from [`is_bot`] or [`BotVerdicts`](crate::BotVerdicts)), so it is not worked out
-    /// again. `is_bot` only matters under [`BotPolicy::Track`], where it sets `bots=1`.
+    /// What [`HitBuilder::builder_for`] needs to know about the client when no
+    /// [`ClientMemory`](crate::ClientMemory) is at hand: the texts copied, the bot rule run only
+    /// when its verdict is sent.
+    fn recall_once(&self, exchange: &HttpExchange) -> Recalled {
+        let user_agent = exchange.get(Field::UserAgent);
+        Recalled {
+            bot: self.config.bots == BotPolicy::Track && is_bot(user_agent),
+            user_agent: user_agent.map(Arc::from),
+            language: exchange.get(Field::AcceptLanguage).map(Arc::from),
+        }
+    }
+
+    /// [`HitBuilder::builder_for`] with what a [`ClientMemory`](crate::ClientMemory) recalled
+    /// about the exchange's client: its user agent and language texts (shared, not copied) and
+    /// its bot verdict (not worked out again). The verdict only matters under
+    /// [`BotPolicy::Track`], where it sets `bots=1`. This is how the dispatcher builds.
     ///
     /// ```
-    /// use matomo_core::{BotPolicy, BotVerdicts, Field, HitBuilder, HttpExchange, TrackerConfig};
+    /// use matomo_core::{BotPolicy, ClientMemory, HitBuilder, HttpExchange, TrackerConfig};
     /// let mut config = TrackerConfig::new("https://matomo.example.org/matomo.php", 4);
     /// config.bots = BotPolicy::Track;
     /// let builder = HitBuilder::new(&config).unwrap();
     /// let exchange = HttpExchange::builder("GET", "/")
     ///     .header("user-agent", "Googlebot/2.1 (+http://www.google.com/bot.html)")
     ///     .build();
-    /// let mut verdicts = BotVerdicts::new();
-    /// let bot = verdicts.is_bot(exchange.get(Field::UserAgent));
-    /// let hit = builder.builder_with_verdict(&exchange, bot).build().unwrap();
+    /// let mut memory = ClientMemory::new();
+    /// let recalled = memory.recall(&exchange);
+    /// assert!(recalled.bot);
+    /// let hit = builder.builder_recalled(&exchange, recalled).build().unwrap();
     /// assert!(hit.bot());
     /// assert_eq!(hit, builder.build(&exchange).unwrap());
     /// ```
-    pub fn builder_with_verdict(
+    pub fn builder_recalled(
         &self,
         exchange: &HttpExchange,
-        is_bot: bool,
+        recalled: Recalled,
     ) -> crate::RequestBuilder {
         let config = &*self.config;
         let path = match exchange.get(Field::RouteTemplate) {
@@ -173,7 +187,6 @@ impl HitBuilder {
             url.push('?');
             url.push_str(&query);
         }
-        let user_agent = exchange.get(Field::UserAgent);
         let ip = client_ip(exchange, &config.trusted_proxies);
         let action_name = exchange
             .get(Field::ActionName)
@@ -196,13 +209,13 @@ impl HitBuilder {
             .get(Field::Referer)
             .filter(|r| !r.is_empty())
             .map(str::to_owned);
-        hit.user_agent = user_agent.map(str::to_owned);
-        hit.language = exchange.get(Field::AcceptLanguage).map(str::to_owned);
+        hit.user_agent = recalled.user_agent;
+        hit.language = recalled.language;
         hit.user_id = exchange
             .get(Field::UserId)
             .filter(|u| !u.is_empty())
             .map(str::to_owned);
-        hit.bot = config.bots == BotPolicy::Track && is_bot;
+        hit.bot = config.bots == BotPolicy::Track && recalled.bot;
         if config.token_auth.is_some() {
             hit.client_ip = ip.map(|ip| anonymize_ip(ip, config.anonymize_ip_bytes));
         }
@@ -214,14 +227,14 @@ impl HitBuilder {
         self.builder_for(exchange).build()
     }
 
-    /// [`HitBuilder::build`] with the bot verdict known already (see
-    /// [`HitBuilder::builder_with_verdict`]).
-    pub fn build_with_verdict(
+    /// [`HitBuilder::build`] with what a [`ClientMemory`](crate::ClientMemory) recalled (see
+    /// [`HitBuilder::builder_recalled`]).
+    pub fn build_recalled(
         &self,
         exchange: &HttpExchange,
-        is_bot: bool,
+        recalled: Recalled,
     ) -> Result<TrackingRequest, BuildError> {
-        self.builder_with_verdict(exchange, is_bot).build()
+        self.builder_recalled(exchange, recalled).build()
     }
 
     /// Every hit of an exchange: the page view (unless skipped), then each extra action, all with
@@ -231,19 +244,18 @@ impl HitBuilder {
         exchange: &HttpExchange,
         extras: &Extras,
     ) -> Vec<Result<TrackingRequest, BuildError>> {
-        let bot = self.config.bots == BotPolicy::Track && is_bot(exchange.get(Field::UserAgent));
-        self.build_all_with_verdict(exchange, extras, bot)
+        self.build_all_recalled(exchange, extras, self.recall_once(exchange))
     }
 
-    /// [`HitBuilder::build_all`] with the bot verdict known already (see
-    /// [`HitBuilder::builder_with_verdict`]).
-    pub fn build_all_with_verdict(
+    /// [`HitBuilder::build_all`] with what a [`ClientMemory`](crate::ClientMemory) recalled (see
+    /// [`HitBuilder::builder_recalled`]).
+    pub fn build_all_recalled(
         &self,
         exchange: &HttpExchange,
         extras: &Extras,
-        is_bot: bool,
+        recalled: Recalled,
     ) -> Vec<Result<TrackingRequest, BuildError>> {
-        let base = self.builder_with_verdict(exchange, is_bot);
+        let base = self.builder_recalled(exchange, recalled);
         let with_dimensions = |mut builder: crate::RequestBuilder| {
             for (id, value) in &extras.dimensions {
                 builder = builder.dimension(*id, value.clone());

@@ -52,7 +52,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
-mod bot_verdicts;
+mod client_memory;
 pub mod config;
 pub mod dispatch;
 pub mod exchange;
@@ -72,7 +72,7 @@ pub mod tower;
 pub mod transport;
 mod visitor;
 
-pub use bot_verdicts::BotVerdicts;
+pub use client_memory::{ClientMemory, Recalled};
 pub use config::{BotPolicy, ConfigError, PathPattern, SpoolConfig, TrackerConfig, UrlMask};
 pub use dispatch::{DropReason, Enqueued, Report, Stats, Tracker, TrackerError};
 pub use exchange::{ExchangeBuilder, Field, HttpExchange, Scheme};

@@ -3,9 +3,10 @@
 use super::backoff;
 use super::stats::{Counters, DropReason};
 use super::store::{Pending, Store};
-use crate::bot_verdicts::BotVerdicts;
+use crate::client_memory::ClientMemory;
+use crate::client_memory::Recalled;
 use crate::config::{BotPolicy, TrackerConfig};
-use crate::exchange::{Field, HttpExchange};
+use crate::exchange::HttpExchange;
 use crate::hit::{Extras, HitBuilder};
 use crate::request::TrackingRequest;
 use crate::transport::{Accepted, Transport, TransportError};
@@ -32,8 +33,9 @@ pub(crate) enum Control {
 
 pub(crate) struct Worker {
     builder: HitBuilder,
-    /// The bot rule's verdicts by user agent, so each user agent is scanned once.
-    bots: BotVerdicts,
+    /// The user agents (with the bot rule's verdict) and languages seen: each user agent is
+    /// scanned once, and hits share their texts.
+    clients: ClientMemory,
     transport: Arc<dyn Transport>,
     config: Arc<TrackerConfig>,
     counters: Arc<Counters>,
@@ -86,7 +88,7 @@ impl Worker {
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Self {
             builder,
-            bots: BotVerdicts::new(),
+            clients: ClientMemory::new(),
             transport,
             config,
             counters,
@@ -200,10 +202,10 @@ impl Worker {
     }
 
     fn accept(&mut self, job: Job) {
-        let mut bot = false;
+        let mut recalled = Recalled::default();
         if let Job::Exchange(exchange, _) = &job {
-            bot = self.bots.is_bot(exchange.get(Field::UserAgent));
-            if bot && self.config.bots == BotPolicy::Skip {
+            recalled = self.clients.recall(exchange);
+            if recalled.bot && self.config.bots == BotPolicy::Skip {
                 // Counted as skipped, not as tracked: the request path counted it as queued.
                 self.counters.skip(crate::rules::SkipReason::Bot);
                 self.counters.done(1);
@@ -216,11 +218,13 @@ impl Worker {
             // One job, one hit: the common case, without a list of one.
             Job::Exchange(exchange, None) => {
                 let at = unix_ms(exchange.served_at());
-                self.keep(self.builder.build_with_verdict(&exchange, bot), at);
+                self.keep(self.builder.build_recalled(&exchange, recalled), at);
             }
             Job::Exchange(exchange, Some(extras)) => {
                 let at = unix_ms(exchange.served_at());
-                let built = self.builder.build_all_with_verdict(&exchange, &extras, bot);
+                let built = self
+                    .builder
+                    .build_all_recalled(&exchange, &extras, recalled);
                 // One job was counted as pending; it may have become several hits, or none.
                 match built.len() {
                     0 => self.counters.done(1),

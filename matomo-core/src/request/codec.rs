@@ -13,6 +13,7 @@ use super::{
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Why a query string is not a valid Matomo hit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -519,8 +520,8 @@ impl TrackingRequest {
             url: fields.take(Slot::Url),
             action_name: fields.take(Slot::ActionName),
             referrer: fields.take(Slot::Urlref),
-            user_agent: fields.take(Slot::Ua),
-            language: fields.take(Slot::Lang),
+            user_agent: fields.take(Slot::Ua).map(Arc::from),
+            language: fields.take(Slot::Lang).map(Arc::from),
             user_id: fields.take(Slot::Uid),
             visitor_id: fields.parse(Slot::Id, "16 hexadecimal digits")?,
             forced_visitor_id: fields.parse(Slot::Cid, "16 hexadecimal digits")?,

@@ -22,6 +22,7 @@ use crate::secret::TokenAuth;
 use crate::visitor::VisitorId;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How old a `cdt` may be before Matomo wants a token: 24 hours
@@ -53,8 +54,9 @@ pub struct TrackingRequest {
     pub(crate) url: Option<String>,
     pub(crate) action_name: Option<String>,
     pub(crate) referrer: Option<String>,
-    pub(crate) user_agent: Option<String>,
-    pub(crate) language: Option<String>,
+    /// Shared: the hits of one client hold one copy ([`crate::ClientMemory`]).
+    pub(crate) user_agent: Option<Arc<str>>,
+    pub(crate) language: Option<Arc<str>>,
     pub(crate) user_id: Option<String>,
     pub(crate) visitor_id: Option<VisitorId>,
     pub(crate) forced_visitor_id: Option<VisitorId>,
@@ -358,16 +360,26 @@ impl RequestBuilder {
         action_name => action_name;
         /// `urlref`: the referrer.
         referrer => referrer;
-        /// `ua`: the visitor's user agent.
-        user_agent => user_agent;
-        /// `lang`: the visitor's `Accept-Language` value.
-        language => language;
         /// `uid`: the application's user id.
         user_id => user_id;
         /// `_rcn`: campaign name.
         campaign_name => campaign_name;
         /// `_rck`: campaign keyword.
         campaign_keyword => campaign_keyword;
+    }
+
+    /// `ua`: the visitor's user agent.
+    #[inline]
+    pub fn user_agent(mut self, value: impl Into<String>) -> Self {
+        self.request.user_agent = Some(Arc::from(value.into()));
+        self
+    }
+
+    /// `lang`: the visitor's `Accept-Language` value.
+    #[inline]
+    pub fn language(mut self, value: impl Into<String>) -> Self {
+        self.request.language = Some(Arc::from(value.into()));
+        self
     }
 
     /// Replaces the action with `action`.

@@ -1,0 +1,205 @@
+//! A bounded memory of what the dispatcher learns about clients: each user agent's text and bot
+//! verdict, and each `Accept-Language` value's text.
+//!
+//! The bot rule is a scan of the user agent by a large regex (~1,400 instructions for a browser's),
+//! and a site's traffic repeats a few hundred user agents and languages over and over. The
+//! dispatcher looks each one up first (a hash and a compare, ~100 instructions): a user agent is
+//! scanned once, and the hits that carry the same text share one copy of it instead of allocating
+//! their own.
+
+use crate::exchange::{Field, HttpExchange};
+use crate::rules::is_bot;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::Arc;
+
+/// How many user agents, and how many languages, are kept; each memory is forgotten when it is
+/// full, so a flood of distinct values costs a re-scan and a copy, never unbounded memory.
+const CAPACITY: usize = 1024;
+
+/// Texts longer than this are not kept (scanned and copied each time): real browsers send a few
+/// hundred bytes at most, and keeping a long one would let an entry hold a lot of memory.
+const LONGEST_KEPT: usize = 512;
+
+/// What a [`ClientMemory`] recalled about an exchange's client, for
+/// [`HitBuilder::build_recalled`](crate::HitBuilder::build_recalled).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Recalled {
+    /// The `User-Agent` header's text.
+    pub user_agent: Option<Arc<str>>,
+    /// Whether the user agent is a known bot ([`is_bot`]).
+    pub bot: bool,
+    /// The `Accept-Language` header's text.
+    pub language: Option<Arc<str>>,
+}
+
+/// Remembers the user agents (with their bot verdict) and languages seen, so the bot regex scans
+/// each user agent once and hits share their text.
+///
+/// At most 1,024 user agents and 1,024 languages of up to 512 bytes each are kept (about 1 MiB at
+/// worst); a full memory starts over. Verdicts are always [`is_bot`]'s.
+///
+/// ```
+/// use matomo_core::{ClientMemory, HttpExchange};
+/// let browser = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+/// let exchange = HttpExchange::builder("GET", "/")
+///     .header("user-agent", browser)
+///     .header("accept-language", "de-DE,de;q=0.9")
+///     .build();
+/// let mut memory = ClientMemory::new();
+/// let first = memory.recall(&exchange);
+/// assert!(!first.bot);
+/// assert_eq!(first.user_agent.as_deref(), Some(browser));
+/// let again = memory.recall(&exchange); // looked up: not scanned, not copied
+/// assert!(std::sync::Arc::ptr_eq(&first.user_agent.unwrap(), &again.user_agent.unwrap()));
+/// assert!(memory.is_bot(Some("Googlebot/2.1 (+http://www.google.com/bot.html)")));
+/// assert_eq!(memory.len(), 3); // two user agents, one language
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct ClientMemory {
+    agents: FxHashMap<Arc<str>, bool>,
+    languages: FxHashSet<Arc<str>>,
+}
+
+impl ClientMemory {
+    /// An empty memory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The user agent's and language's shared texts and the bot verdict for `exchange`.
+    pub fn recall(&mut self, exchange: &HttpExchange) -> Recalled {
+        let (user_agent, bot) = match exchange.get(Field::UserAgent) {
+            Some(user_agent) => {
+                let (text, bot) = self.user_agent(user_agent);
+                (Some(text), bot)
+            }
+            None => (None, false),
+        };
+        Recalled {
+            user_agent,
+            bot,
+            language: exchange
+                .get(Field::AcceptLanguage)
+                .map(|language| self.language(language)),
+        }
+    }
+
+    /// A user agent's shared text and whether it is a known bot.
+    pub fn user_agent(&mut self, user_agent: &str) -> (Arc<str>, bool) {
+        if let Some((text, &bot)) = self.agents.get_key_value(user_agent) {
+            return (Arc::clone(text), bot);
+        }
+        let text: Arc<str> = Arc::from(user_agent);
+        let bot = is_bot(Some(user_agent));
+        if user_agent.len() <= LONGEST_KEPT {
+            if self.agents.len() >= CAPACITY {
+                self.agents.clear();
+            }
+            self.agents.insert(Arc::clone(&text), bot);
+        }
+        (text, bot)
+    }
+
+    /// [`is_bot`] for `user_agent`, from memory when it was seen before.
+    pub fn is_bot(&mut self, user_agent: Option<&str>) -> bool {
+        user_agent.is_some_and(|user_agent| self.user_agent(user_agent).1)
+    }
+
+    /// A language's shared text.
+    pub fn language(&mut self, language: &str) -> Arc<str> {
+        if let Some(text) = self.languages.get(language) {
+            return Arc::clone(text);
+        }
+        let text: Arc<str> = Arc::from(language);
+        if language.len() <= LONGEST_KEPT {
+            if self.languages.len() >= CAPACITY {
+                self.languages.clear();
+            }
+            self.languages.insert(Arc::clone(&text));
+        }
+        text
+    }
+
+    /// How many texts are kept (user agents and languages).
+    pub fn len(&self) -> usize {
+        self.agents.len() + self.languages.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_stays_bounded_and_answers_stay_right() {
+        let mut memory = ClientMemory::new();
+        for i in 0..3 * CAPACITY {
+            let browser = format!("Mozilla/5.0 (X11; Linux x86_64) Firefox/{i}.0");
+            assert!(!memory.is_bot(Some(&browser)));
+            let bot = format!("examplebot/{i}.0 (+https://bot.example/)");
+            assert!(memory.is_bot(Some(&bot)));
+            let language = format!("de-DE,de;q=0.{i}");
+            assert_eq!(&*memory.language(&language), language);
+            assert!(memory.agents.len() <= CAPACITY);
+            assert!(memory.languages.len() <= CAPACITY);
+        }
+        assert!(!memory.is_empty());
+    }
+
+    #[test]
+    fn long_texts_are_answered_but_not_kept() {
+        let mut memory = ClientMemory::new();
+        let long = format!("Googlebot/2.1 {}", "x".repeat(LONGEST_KEPT));
+        assert!(memory.is_bot(Some(&long)));
+        assert!(memory.is_bot(Some(&long)));
+        let long_browser = format!("Mozilla/5.0 {}", "y".repeat(LONGEST_KEPT));
+        let (text, bot) = memory.user_agent(&long_browser);
+        assert!(!bot);
+        assert_eq!(&*text, long_browser);
+        let long_language = "en;q=0.1,".repeat(LONGEST_KEPT);
+        assert_eq!(&*memory.language(&long_language), long_language);
+        assert!(memory.is_empty());
+    }
+
+    #[test]
+    fn blank_user_agents_are_not_bots() {
+        let mut memory = ClientMemory::new();
+        assert!(!memory.is_bot(Some("")));
+        assert!(!memory.is_bot(Some("   ")));
+        assert!(!memory.is_bot(None));
+    }
+
+    proptest::proptest! {
+        /// Remembered or not, every verdict is the regex's own and every text is the one asked
+        /// for, for user agents that repeat (drawn from a few real ones, bots among them) and ones
+        /// that never do.
+        #[test]
+        fn answers_are_is_bots_and_texts_are_kept_whole(
+            picks in proptest::collection::vec((0usize..6, "[ -~]{0,40}"), 1..60)
+        ) {
+            const SEEN: [&str; 6] = [
+                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+                "Googlebot/2.1 (+http://www.google.com/bot.html)",
+                "curl/8.5.0",
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1",
+                "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+                " ",
+            ];
+            let mut memory = ClientMemory::new();
+            for (pick, random) in &picks {
+                for text in [SEEN[*pick], random.as_str()] {
+                    let (kept, bot) = memory.user_agent(text);
+                    proptest::prop_assert_eq!(bot, is_bot(Some(text)), "{:?}", text);
+                    proptest::prop_assert_eq!(&*kept, text);
+                    proptest::prop_assert_eq!(&*memory.language(text), text);
+                }
+            }
+        }
+    }
+}
