@@ -176,7 +176,7 @@ fn dispatch(
     for i in 0..n {
         let exchange = &exchanges[i % exchanges.len()];
         let recalled = memory.recall(exchange);
-        assert!(!recalled.bot);
+        assert!(!recalled.bot());
         batch.push(builder.build_recalled(exchange, recalled).unwrap());
         if batch.len() == config.batch_size {
             bytes += bulk_body(&batch, None).len();

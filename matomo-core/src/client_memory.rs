@@ -8,6 +8,7 @@
 //! their own.
 
 use crate::exchange::{Field, HttpExchange};
+use crate::request::{SharedText, TextKey};
 use crate::rules::is_bot;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
@@ -21,23 +22,38 @@ const CAPACITY: usize = 1024;
 const LONGEST_KEPT: usize = 512;
 
 /// What a [`ClientMemory`] recalled about an exchange's client, for
-/// [`HitBuilder::build_recalled`](crate::HitBuilder::build_recalled).
+/// [`HitBuilder::build_recalled`](crate::HitBuilder::build_recalled): the user agent's and
+/// language's texts, shared with the other hits that carry them (and escaped once for all), and
+/// the bot verdict.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Recalled {
+    pub(crate) user_agent: Option<Arc<SharedText>>,
+    pub(crate) bot: bool,
+    pub(crate) language: Option<Arc<SharedText>>,
+}
+
+impl Recalled {
     /// The `User-Agent` header's text.
-    pub user_agent: Option<Arc<str>>,
+    pub fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_deref().map(SharedText::as_str)
+    }
+
     /// Whether the user agent is a known bot ([`is_bot`]).
-    pub bot: bool,
+    pub fn bot(&self) -> bool {
+        self.bot
+    }
+
     /// The `Accept-Language` header's text.
-    pub language: Option<Arc<str>>,
+    pub fn language(&self) -> Option<&str> {
+        self.language.as_deref().map(SharedText::as_str)
+    }
 }
 
 /// Remembers the user agents (with their bot verdict) and languages seen, so the bot regex scans
-/// each user agent once and hits share their text.
+/// each user agent once, and the hits that carry the same text share one copy of it, escaped once.
 ///
-/// At most 1,024 user agents and 1,024 languages of up to 512 bytes each are kept (about 1 MiB at
-/// worst); a full memory starts over. Verdicts are always [`is_bot`]'s.
+/// At most 1,024 user agents and 1,024 languages of up to 512 bytes each are kept (about 2 MiB at
+/// worst, with their escaped forms); a full memory starts over. Verdicts are always [`is_bot`]'s.
 ///
 /// ```
 /// use matomo_core::{ClientMemory, HttpExchange};
@@ -48,17 +64,17 @@ pub struct Recalled {
 ///     .build();
 /// let mut memory = ClientMemory::new();
 /// let first = memory.recall(&exchange);
-/// assert!(!first.bot);
-/// assert_eq!(first.user_agent.as_deref(), Some(browser));
-/// let again = memory.recall(&exchange); // looked up: not scanned, not copied
-/// assert!(std::sync::Arc::ptr_eq(&first.user_agent.unwrap(), &again.user_agent.unwrap()));
+/// assert!(!first.bot());
+/// assert_eq!(first.user_agent(), Some(browser));
+/// assert_eq!(first.language(), Some("de-DE,de;q=0.9"));
+/// assert_eq!(memory.recall(&exchange), first); // looked up: not scanned, not copied
 /// assert!(memory.is_bot(Some("Googlebot/2.1 (+http://www.google.com/bot.html)")));
 /// assert_eq!(memory.len(), 3); // two user agents, one language
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct ClientMemory {
-    agents: FxHashMap<Arc<str>, bool>,
-    languages: FxHashSet<Arc<str>>,
+    agents: FxHashMap<TextKey, bool>,
+    languages: FxHashSet<TextKey>,
 }
 
 impl ClientMemory {
@@ -86,17 +102,17 @@ impl ClientMemory {
     }
 
     /// A user agent's shared text and whether it is a known bot.
-    pub fn user_agent(&mut self, user_agent: &str) -> (Arc<str>, bool) {
-        if let Some((text, &bot)) = self.agents.get_key_value(user_agent) {
-            return (Arc::clone(text), bot);
+    fn user_agent(&mut self, user_agent: &str) -> (Arc<SharedText>, bool) {
+        if let Some((key, &bot)) = self.agents.get_key_value(user_agent) {
+            return (Arc::clone(&key.0), bot);
         }
-        let text: Arc<str> = Arc::from(user_agent);
+        let text = SharedText::new(user_agent);
         let bot = is_bot(Some(user_agent));
         if user_agent.len() <= LONGEST_KEPT {
             if self.agents.len() >= CAPACITY {
                 self.agents.clear();
             }
-            self.agents.insert(Arc::clone(&text), bot);
+            self.agents.insert(TextKey(Arc::clone(&text)), bot);
         }
         (text, bot)
     }
@@ -107,16 +123,16 @@ impl ClientMemory {
     }
 
     /// A language's shared text.
-    pub fn language(&mut self, language: &str) -> Arc<str> {
-        if let Some(text) = self.languages.get(language) {
-            return Arc::clone(text);
+    fn language(&mut self, language: &str) -> Arc<SharedText> {
+        if let Some(key) = self.languages.get(language) {
+            return Arc::clone(&key.0);
         }
-        let text: Arc<str> = Arc::from(language);
+        let text = SharedText::new(language);
         if language.len() <= LONGEST_KEPT {
             if self.languages.len() >= CAPACITY {
                 self.languages.clear();
             }
-            self.languages.insert(Arc::clone(&text));
+            self.languages.insert(TextKey(Arc::clone(&text)));
         }
         text
     }
@@ -145,7 +161,7 @@ mod tests {
             let bot = format!("examplebot/{i}.0 (+https://bot.example/)");
             assert!(memory.is_bot(Some(&bot)));
             let language = format!("de-DE,de;q=0.{i}");
-            assert_eq!(&*memory.language(&language), language);
+            assert_eq!(memory.language(&language).as_str(), language);
             assert!(memory.agents.len() <= CAPACITY);
             assert!(memory.languages.len() <= CAPACITY);
         }
@@ -161,9 +177,9 @@ mod tests {
         let long_browser = format!("Mozilla/5.0 {}", "y".repeat(LONGEST_KEPT));
         let (text, bot) = memory.user_agent(&long_browser);
         assert!(!bot);
-        assert_eq!(&*text, long_browser);
+        assert_eq!(text.as_str(), long_browser);
         let long_language = "en;q=0.1,".repeat(LONGEST_KEPT);
-        assert_eq!(&*memory.language(&long_language), long_language);
+        assert_eq!(memory.language(&long_language).as_str(), long_language);
         assert!(memory.is_empty());
     }
 
@@ -196,8 +212,9 @@ mod tests {
                 for text in [SEEN[*pick], random.as_str()] {
                     let (kept, bot) = memory.user_agent(text);
                     proptest::prop_assert_eq!(bot, is_bot(Some(text)), "{:?}", text);
-                    proptest::prop_assert_eq!(&*kept, text);
-                    proptest::prop_assert_eq!(&*memory.language(text), text);
+                    proptest::prop_assert_eq!(kept.as_str(), text);
+                    let language = memory.language(text);
+                    proptest::prop_assert_eq!(language.as_str(), text);
                 }
             }
         }

@@ -22,7 +22,7 @@ use crate::config::{BotPolicy, ConfigError, TrackerConfig};
 use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
 use crate::privacy::{anonymize_ip, mask_path, name_filter, redact_query_with};
-use crate::request::{Action, BuildError, TrackingRequest};
+use crate::request::{Action, BuildError, SharedText, TrackingRequest};
 use crate::rules::{is_bot, is_html};
 use crate::secret::Salt;
 use crate::title::html_title;
@@ -130,8 +130,8 @@ impl HitBuilder {
         let user_agent = exchange.get(Field::UserAgent);
         Recalled {
             bot: self.config.bots == BotPolicy::Track && is_bot(user_agent),
-            user_agent: user_agent.map(Arc::from),
-            language: exchange.get(Field::AcceptLanguage).map(Arc::from),
+            user_agent: user_agent.map(SharedText::new),
+            language: exchange.get(Field::AcceptLanguage).map(SharedText::new),
         }
     }
 
@@ -150,7 +150,7 @@ impl HitBuilder {
     ///     .build();
     /// let mut memory = ClientMemory::new();
     /// let recalled = memory.recall(&exchange);
-    /// assert!(recalled.bot);
+    /// assert!(recalled.bot());
     /// let hit = builder.builder_recalled(&exchange, recalled).build().unwrap();
     /// assert!(hit.bot());
     /// assert_eq!(hit, builder.build(&exchange).unwrap());

@@ -8,12 +8,11 @@
 
 use super::{
     validate, Action, BuildError, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Geo,
-    Goal, Performance, ProductView, SiteSearch, TrackingRequest,
+    Goal, Performance, ProductView, SharedText, SiteSearch, TrackingRequest,
 };
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Why a query string is not a valid Matomo hit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,7 +70,7 @@ const ESCAPED: [bool; 256] = {
 /// copy per unescaped run: encoding is most of the dispatcher's work per hit, and the iterator form
 /// costs about three times as many instructions. What it appends is always ASCII.
 #[inline(never)]
-fn push_escaped(out: &mut Vec<u8>, value: &str) {
+pub(super) fn push_escaped(out: &mut Vec<u8>, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut rest = value.as_bytes();
     loop {
@@ -398,8 +397,13 @@ impl TrackingRequest {
         if let Some(cookie) = self.cookie_support {
             param(out, "cookie", if cookie { "1" } else { "0" });
         }
-        opt(out, "ua", self.user_agent.as_deref());
-        opt(out, "lang", self.language.as_deref());
+        // Shared with the other hits of the client, and escaped once for all of them.
+        for (name, text) in [("ua", &self.user_agent), ("lang", &self.language)] {
+            if let Some(text) = text {
+                param_name(out, name);
+                out.extend_from_slice(text.escaped());
+            }
+        }
         for (id, value) in &self.dimensions {
             out.extend_from_slice(b"&dimension");
             out.extend_from_slice(itoa::Buffer::new().format(*id).as_bytes());
@@ -450,8 +454,8 @@ impl TrackingRequest {
             self.url.as_deref(),
             self.action_name.as_deref(),
             self.referrer.as_deref(),
-            self.user_agent.as_deref(),
-            self.language.as_deref(),
+            self.user_agent.as_deref().map(SharedText::as_str),
+            self.language.as_deref().map(SharedText::as_str),
             self.user_id.as_deref(),
         ];
         let text: usize = texts.iter().flatten().map(|t| t.len()).sum();
@@ -520,8 +524,8 @@ impl TrackingRequest {
             url: fields.take(Slot::Url),
             action_name: fields.take(Slot::ActionName),
             referrer: fields.take(Slot::Urlref),
-            user_agent: fields.take(Slot::Ua).map(Arc::from),
-            language: fields.take(Slot::Lang).map(Arc::from),
+            user_agent: fields.take(Slot::Ua).map(SharedText::new),
+            language: fields.take(Slot::Lang).map(SharedText::new),
             user_id: fields.take(Slot::Uid),
             visitor_id: fields.parse(Slot::Id, "16 hexadecimal digits")?,
             forced_visitor_id: fields.parse(Slot::Cid, "16 hexadecimal digits")?,

@@ -9,6 +9,7 @@
 
 mod action;
 mod codec;
+mod shared_text;
 
 pub use action::{
     Action, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Goal, ProductView,
@@ -17,6 +18,7 @@ pub use action::{
 #[cfg(feature = "test-util")]
 pub(crate) use codec::parse_pairs;
 pub use codec::DecodeError;
+pub(crate) use shared_text::{SharedText, TextKey};
 
 use crate::secret::TokenAuth;
 use crate::visitor::VisitorId;
@@ -55,8 +57,8 @@ pub struct TrackingRequest {
     pub(crate) action_name: Option<String>,
     pub(crate) referrer: Option<String>,
     /// Shared: the hits of one client hold one copy ([`crate::ClientMemory`]).
-    pub(crate) user_agent: Option<Arc<str>>,
-    pub(crate) language: Option<Arc<str>>,
+    pub(crate) user_agent: Option<Arc<SharedText>>,
+    pub(crate) language: Option<Arc<SharedText>>,
     pub(crate) user_id: Option<String>,
     pub(crate) visitor_id: Option<VisitorId>,
     pub(crate) forced_visitor_id: Option<VisitorId>,
@@ -224,11 +226,11 @@ impl TrackingRequest {
     }
     /// `ua`: the visitor's user agent.
     pub fn user_agent(&self) -> Option<&str> {
-        self.user_agent.as_deref()
+        self.user_agent.as_deref().map(SharedText::as_str)
     }
     /// `lang`: the visitor's `Accept-Language`.
     pub fn language(&self) -> Option<&str> {
-        self.language.as_deref()
+        self.language.as_deref().map(SharedText::as_str)
     }
     /// `uid`: the application's user id.
     pub fn user_id(&self) -> Option<&str> {
@@ -371,14 +373,14 @@ impl RequestBuilder {
     /// `ua`: the visitor's user agent.
     #[inline]
     pub fn user_agent(mut self, value: impl Into<String>) -> Self {
-        self.request.user_agent = Some(Arc::from(value.into()));
+        self.request.user_agent = Some(SharedText::new(value.into()));
         self
     }
 
     /// `lang`: the visitor's `Accept-Language` value.
     #[inline]
     pub fn language(mut self, value: impl Into<String>) -> Self {
-        self.request.language = Some(Arc::from(value.into()));
+        self.request.language = Some(SharedText::new(value.into()));
         self
     }
 
