@@ -8,7 +8,7 @@
 
 use super::{
     validate, Action, BuildError, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Geo,
-    Goal, Performance, ProductView, SharedText, SiteSearch, TrackingRequest,
+    Goal, Performance, ProductView, Rare, RareBox, SharedText, SiteSearch, TrackingRequest,
 };
 use serde_json::Value;
 use std::borrow::Cow;
@@ -382,20 +382,26 @@ impl TrackingRequest {
                 plain_param(out, name, &id.to_hex());
             }
         }
-        opt(out, "pv_id", self.page_view_id.as_deref());
+        // The rare parameters: one test when a hit has none of them.
+        let rare = self.rare.as_option();
+        if let Some(rare) = rare {
+            opt(out, "pv_id", rare.page_view_id.as_deref());
+        }
         if self.new_visit {
             param(out, "new_visit", "1");
         }
-        if let Some((w, h)) = self.resolution {
-            param(out, "res", &format!("{w}x{h}"));
-        }
-        if let Some((h, m, s)) = self.local_time {
-            param(out, "h", &h.to_string());
-            param(out, "m", &m.to_string());
-            param(out, "s", &s.to_string());
-        }
-        if let Some(cookie) = self.cookie_support {
-            param(out, "cookie", if cookie { "1" } else { "0" });
+        if let Some(rare) = rare {
+            if let Some((w, h)) = rare.resolution {
+                param(out, "res", &format!("{w}x{h}"));
+            }
+            if let Some((h, m, s)) = rare.local_time {
+                param(out, "h", &h.to_string());
+                param(out, "m", &m.to_string());
+                param(out, "s", &s.to_string());
+            }
+            if let Some(cookie) = rare.cookie_support {
+                param(out, "cookie", if cookie { "1" } else { "0" });
+            }
         }
         // Shared with the other hits of the client, and escaped once for all of them.
         for (name, text) in [("ua", &self.user_agent), ("lang", &self.language)] {
@@ -404,17 +410,19 @@ impl TrackingRequest {
                 out.extend_from_slice(text.escaped());
             }
         }
-        for (id, value) in &self.dimensions {
-            out.extend_from_slice(b"&dimension");
-            out.extend_from_slice(itoa::Buffer::new().format(*id).as_bytes());
-            out.push(b'=');
-            push_escaped(out, value);
-        }
-        if !self.visit_variables.is_empty() {
-            param(out, "_cvar", &variables_json(&self.visit_variables));
-        }
-        if !self.page_variables.is_empty() {
-            param(out, "cvar", &variables_json(&self.page_variables));
+        if let Some(rare) = rare {
+            for (id, value) in &rare.dimensions {
+                out.extend_from_slice(b"&dimension");
+                out.extend_from_slice(itoa::Buffer::new().format(*id).as_bytes());
+                out.push(b'=');
+                push_escaped(out, value);
+            }
+            if !rare.visit_variables.is_empty() {
+                param(out, "_cvar", &variables_json(&rare.visit_variables));
+            }
+            if !rare.page_variables.is_empty() {
+                param(out, "cvar", &variables_json(&rare.page_variables));
+            }
         }
         let pf = &self.performance;
         for (name, value) in [
@@ -427,21 +435,25 @@ impl TrackingRequest {
         ] {
             opt_int(out, name, value);
         }
-        opt(out, "_rcn", self.campaign_name.as_deref());
-        opt(out, "_rck", self.campaign_keyword.as_deref());
+        if let Some(rare) = rare {
+            opt(out, "_rcn", rare.campaign_name.as_deref());
+            opt(out, "_rck", rare.campaign_keyword.as_deref());
+        }
         if self.bot {
             param(out, "bots", "1");
         }
         opt_display(out, "cip", self.client_ip);
         opt_int(out, "cdt", self.time);
-        let geo = &self.geo;
-        opt(out, "country", geo.country.as_deref());
-        opt(out, "region", geo.region.as_deref());
-        opt(out, "city", geo.city.as_deref());
-        opt_display(out, "lat", geo.latitude);
-        opt_display(out, "long", geo.longitude);
-        for (name, value) in &self.extra {
-            param(out, &escaped_name(name), value);
+        if let Some(rare) = rare {
+            let geo = &rare.geo;
+            opt(out, "country", geo.country.as_deref());
+            opt(out, "region", geo.region.as_deref());
+            opt(out, "city", geo.city.as_deref());
+            opt_display(out, "lat", geo.latitude);
+            opt_display(out, "long", geo.longitude);
+            for (name, value) in &rare.extra {
+                param(out, &escaped_name(name), value);
+            }
         }
         if !self.send_image {
             out.extend_from_slice(b"&send_image=0");
@@ -459,7 +471,13 @@ impl TrackingRequest {
             self.user_id.as_deref(),
         ];
         let text: usize = texts.iter().flatten().map(|t| t.len()).sum();
-        let extra: usize = self.extra.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+        let extra: usize = self
+            .rare
+            .get()
+            .extra
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 2)
+            .sum();
         // Names, ids, numbers, and room for some escapes.
         160 + text + text / 8 + extra
     }
@@ -518,47 +536,73 @@ impl TrackingRequest {
             .parse::<u32>(Slot::Idsite, "a site id (a whole number)")?
             .ok_or(DecodeError::Missing("idsite"))?;
         let action = decode_action(&mut fields)?;
+        // Read in the order of the wire form, so the first invalid parameter is the one reported.
+        let url = fields.take(Slot::Url);
+        let action_name = fields.take(Slot::ActionName);
+        let referrer = fields.take(Slot::Urlref);
+        let user_agent = fields.take(Slot::Ua).map(SharedText::new);
+        let language = fields.take(Slot::Lang).map(SharedText::new);
+        let user_id = fields.take(Slot::Uid);
+        let visitor_id = fields.parse(Slot::Id, "16 hexadecimal digits")?;
+        let forced_visitor_id = fields.parse(Slot::Cid, "16 hexadecimal digits")?;
+        let page_view_id = fields.take(Slot::PvId);
+        let new_visit = fields.flag(Slot::NewVisit)?.unwrap_or(false);
+        let resolution = fields.resolution()?;
+        let local_time = fields.local_time()?;
+        let cookie_support = fields.flag(Slot::Cookie)?;
+        let visit_variables = fields.variables(Slot::VisitCvar)?;
+        let page_variables = fields.variables(Slot::Cvar)?;
+        let performance = Performance {
+            network: fields.parse(Slot::PfNet, "milliseconds")?,
+            server: fields.parse(Slot::PfSrv, "milliseconds")?,
+            transfer: fields.parse(Slot::PfTfr, "milliseconds")?,
+            dom_processing: fields.parse(Slot::PfDm1, "milliseconds")?,
+            dom_completion: fields.parse(Slot::PfDm2, "milliseconds")?,
+            on_load: fields.parse(Slot::PfOnl, "milliseconds")?,
+        };
+        let campaign_name = fields.take(Slot::Rcn);
+        let campaign_keyword = fields.take(Slot::Rck);
+        let bot = fields.flag(Slot::Bots)?.unwrap_or(false);
+        let send_image = fields.flag(Slot::SendImage)?.unwrap_or(true);
+        let client_ip = fields.parse(Slot::Cip, "an IP address")?;
+        let time = fields.timestamp()?;
+        let geo = Geo {
+            country: fields.take(Slot::Country),
+            region: fields.take(Slot::Region),
+            city: fields.take(Slot::City),
+            latitude: fields.parse(Slot::Lat, "a latitude")?,
+            longitude: fields.parse(Slot::Long, "a longitude")?,
+        };
         let request = TrackingRequest {
             site_id,
             action,
-            url: fields.take(Slot::Url),
-            action_name: fields.take(Slot::ActionName),
-            referrer: fields.take(Slot::Urlref),
-            user_agent: fields.take(Slot::Ua).map(SharedText::new),
-            language: fields.take(Slot::Lang).map(SharedText::new),
-            user_id: fields.take(Slot::Uid),
-            visitor_id: fields.parse(Slot::Id, "16 hexadecimal digits")?,
-            forced_visitor_id: fields.parse(Slot::Cid, "16 hexadecimal digits")?,
-            page_view_id: fields.take(Slot::PvId),
-            new_visit: fields.flag(Slot::NewVisit)?.unwrap_or(false),
-            resolution: fields.resolution()?,
-            local_time: fields.local_time()?,
-            cookie_support: fields.flag(Slot::Cookie)?,
-            dimensions,
-            visit_variables: fields.variables(Slot::VisitCvar)?,
-            page_variables: fields.variables(Slot::Cvar)?,
-            performance: Performance {
-                network: fields.parse(Slot::PfNet, "milliseconds")?,
-                server: fields.parse(Slot::PfSrv, "milliseconds")?,
-                transfer: fields.parse(Slot::PfTfr, "milliseconds")?,
-                dom_processing: fields.parse(Slot::PfDm1, "milliseconds")?,
-                dom_completion: fields.parse(Slot::PfDm2, "milliseconds")?,
-                on_load: fields.parse(Slot::PfOnl, "milliseconds")?,
-            },
-            campaign_name: fields.take(Slot::Rcn),
-            campaign_keyword: fields.take(Slot::Rck),
-            bot: fields.flag(Slot::Bots)?.unwrap_or(false),
-            send_image: fields.flag(Slot::SendImage)?.unwrap_or(true),
-            client_ip: fields.parse(Slot::Cip, "an IP address")?,
-            time: fields.timestamp()?,
-            geo: Geo {
-                country: fields.take(Slot::Country),
-                region: fields.take(Slot::Region),
-                city: fields.take(Slot::City),
-                latitude: fields.parse(Slot::Lat, "a latitude")?,
-                longitude: fields.parse(Slot::Long, "a longitude")?,
-            },
-            extra,
+            url,
+            action_name,
+            referrer,
+            user_agent,
+            language,
+            user_id,
+            visitor_id,
+            forced_visitor_id,
+            new_visit,
+            performance,
+            bot,
+            send_image,
+            client_ip,
+            time,
+            rare: RareBox::new(Rare {
+                page_view_id,
+                resolution,
+                local_time,
+                cookie_support,
+                dimensions,
+                visit_variables,
+                page_variables,
+                campaign_name,
+                campaign_keyword,
+                geo,
+                extra,
+            }),
         };
         validate(&request)?;
         Ok(request)

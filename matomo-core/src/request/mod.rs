@@ -9,6 +9,7 @@
 
 mod action;
 mod codec;
+mod rare;
 mod shared_text;
 
 pub use action::{
@@ -18,6 +19,7 @@ pub use action::{
 #[cfg(feature = "test-util")]
 pub(crate) use codec::parse_pairs;
 pub use codec::DecodeError;
+pub(crate) use rare::{Rare, RareBox};
 pub(crate) use shared_text::{SharedText, TextKey};
 
 use crate::secret::TokenAuth;
@@ -62,23 +64,14 @@ pub struct TrackingRequest {
     pub(crate) user_id: Option<String>,
     pub(crate) visitor_id: Option<VisitorId>,
     pub(crate) forced_visitor_id: Option<VisitorId>,
-    pub(crate) page_view_id: Option<String>,
     pub(crate) new_visit: bool,
-    pub(crate) resolution: Option<(u32, u32)>,
-    pub(crate) local_time: Option<(u8, u8, u8)>,
-    pub(crate) cookie_support: Option<bool>,
-    pub(crate) dimensions: BTreeMap<u32, String>,
-    pub(crate) visit_variables: BTreeMap<u32, (String, String)>,
-    pub(crate) page_variables: BTreeMap<u32, (String, String)>,
     pub(crate) performance: Performance,
-    pub(crate) campaign_name: Option<String>,
-    pub(crate) campaign_keyword: Option<String>,
     pub(crate) bot: bool,
     pub(crate) send_image: bool,
     pub(crate) client_ip: Option<IpAddr>,
     pub(crate) time: Option<u64>,
-    pub(crate) geo: Geo,
-    pub(crate) extra: Vec<(String, String)>,
+    /// Everything few hits carry (campaign, custom dimensions and variables, geo, ...).
+    pub(crate) rare: RareBox,
 }
 
 /// Page performance timings in milliseconds (`pf_net`, `pf_srv`, `pf_tfr`, `pf_dm1`, `pf_dm2`, `pf_onl`).
@@ -181,23 +174,13 @@ impl TrackingRequest {
                 user_id: None,
                 visitor_id: None,
                 forced_visitor_id: None,
-                page_view_id: None,
                 new_visit: false,
-                resolution: None,
-                local_time: None,
-                cookie_support: None,
-                dimensions: BTreeMap::new(),
-                visit_variables: BTreeMap::new(),
-                page_variables: BTreeMap::new(),
                 performance: Performance::default(),
-                campaign_name: None,
-                campaign_keyword: None,
                 bot: false,
                 send_image: false,
                 client_ip: None,
                 time: None,
-                geo: Geo::default(),
-                extra: Vec::new(),
+                rare: RareBox::default(),
             },
             has_token: false,
             error: None,
@@ -246,7 +229,7 @@ impl TrackingRequest {
     }
     /// `pv_id`: the page view id that ties events and timings to a page view.
     pub fn page_view_id(&self) -> Option<&str> {
-        self.page_view_id.as_deref()
+        self.rare.get().page_view_id.as_deref()
     }
     /// `new_visit=1`: force a new visit.
     pub fn new_visit(&self) -> bool {
@@ -254,27 +237,27 @@ impl TrackingRequest {
     }
     /// `res`: screen resolution as (width, height).
     pub fn resolution(&self) -> Option<(u32, u32)> {
-        self.resolution
+        self.rare.get().resolution
     }
     /// `h`, `m`, `s`: the visitor's local time.
     pub fn local_time(&self) -> Option<(u8, u8, u8)> {
-        self.local_time
+        self.rare.get().local_time
     }
     /// `cookie`: whether the visitor's browser accepts cookies.
     pub fn cookie_support(&self) -> Option<bool> {
-        self.cookie_support
+        self.rare.get().cookie_support
     }
     /// `dimensionN`: custom dimensions by id.
     pub fn dimensions(&self) -> &BTreeMap<u32, String> {
-        &self.dimensions
+        &self.rare.get().dimensions
     }
     /// `_cvar`: visit-scope custom variables by slot.
     pub fn visit_variables(&self) -> &BTreeMap<u32, (String, String)> {
-        &self.visit_variables
+        &self.rare.get().visit_variables
     }
     /// `cvar`: page-scope custom variables by slot.
     pub fn page_variables(&self) -> &BTreeMap<u32, (String, String)> {
-        &self.page_variables
+        &self.rare.get().page_variables
     }
     /// `pf_*`: performance timings.
     pub fn performance(&self) -> &Performance {
@@ -282,11 +265,11 @@ impl TrackingRequest {
     }
     /// `_rcn`: campaign name.
     pub fn campaign_name(&self) -> Option<&str> {
-        self.campaign_name.as_deref()
+        self.rare.get().campaign_name.as_deref()
     }
     /// `_rck`: campaign keyword.
     pub fn campaign_keyword(&self) -> Option<&str> {
-        self.campaign_keyword.as_deref()
+        self.rare.get().campaign_keyword.as_deref()
     }
     /// `bots=1`: the hit comes from a bot and must be recorded anyway.
     pub fn bot(&self) -> bool {
@@ -306,11 +289,11 @@ impl TrackingRequest {
     }
     /// `country`, `region`, `city`, `lat`, `long`.
     pub fn geo(&self) -> &Geo {
-        &self.geo
+        &self.rare.get().geo
     }
     /// Parameters this type does not model, in order.
     pub fn extra(&self) -> &[(String, String)] {
-        &self.extra
+        &self.rare.get().extra
     }
 
     /// Whether this hit carries a parameter that Matomo only accepts with a token, given the time now.
@@ -328,7 +311,7 @@ impl TrackingRequest {
                 return Some("cdt");
             }
         }
-        let geo = &self.geo;
+        let geo = &self.rare.get().geo;
         [
             ("country", geo.country.is_some()),
             ("region", geo.region.is_some()),
@@ -364,10 +347,20 @@ impl RequestBuilder {
         referrer => referrer;
         /// `uid`: the application's user id.
         user_id => user_id;
-        /// `_rcn`: campaign name.
-        campaign_name => campaign_name;
-        /// `_rck`: campaign keyword.
-        campaign_keyword => campaign_keyword;
+    }
+
+    /// `_rcn`: campaign name.
+    #[inline]
+    pub fn campaign_name(mut self, value: impl Into<String>) -> Self {
+        self.request.rare.get_mut().campaign_name = Some(value.into());
+        self
+    }
+
+    /// `_rck`: campaign keyword.
+    #[inline]
+    pub fn campaign_keyword(mut self, value: impl Into<String>) -> Self {
+        self.request.rare.get_mut().campaign_keyword = Some(value.into());
+        self
     }
 
     /// `ua`: the visitor's user agent.
@@ -477,7 +470,7 @@ impl RequestBuilder {
     /// `pv_id`: six letters or digits tying this hit to a page view.
     #[inline]
     pub fn page_view_id(mut self, id: impl Into<String>) -> Self {
-        self.request.page_view_id = Some(id.into());
+        self.request.rare.get_mut().page_view_id = Some(id.into());
         self
     }
 
@@ -491,28 +484,32 @@ impl RequestBuilder {
     /// `res`: screen width and height.
     #[inline]
     pub fn resolution(mut self, width: u32, height: u32) -> Self {
-        self.request.resolution = Some((width, height));
+        self.request.rare.get_mut().resolution = Some((width, height));
         self
     }
 
     /// `h`, `m`, `s`: the visitor's local time.
     #[inline]
     pub fn local_time(mut self, hour: u8, minute: u8, second: u8) -> Self {
-        self.request.local_time = Some((hour, minute, second));
+        self.request.rare.get_mut().local_time = Some((hour, minute, second));
         self
     }
 
     /// `cookie`: whether the browser accepts cookies.
     #[inline]
     pub fn cookie_support(mut self, supported: bool) -> Self {
-        self.request.cookie_support = Some(supported);
+        self.request.rare.get_mut().cookie_support = Some(supported);
         self
     }
 
     /// `dimensionN`: a custom dimension.
     #[inline]
     pub fn dimension(mut self, id: u32, value: impl Into<String>) -> Self {
-        self.request.dimensions.insert(id, value.into());
+        self.request
+            .rare
+            .get_mut()
+            .dimensions
+            .insert(id, value.into());
         self
     }
 
@@ -524,6 +521,8 @@ impl RequestBuilder {
         value: impl Into<String>,
     ) -> Self {
         self.request
+            .rare
+            .get_mut()
             .visit_variables
             .insert(slot, (name.into(), value.into()));
         self
@@ -537,6 +536,8 @@ impl RequestBuilder {
         value: impl Into<String>,
     ) -> Self {
         self.request
+            .rare
+            .get_mut()
             .page_variables
             .insert(slot, (name.into(), value.into()));
         self
@@ -588,7 +589,7 @@ impl RequestBuilder {
     /// `country`, `region`, `city`, `lat`, `long`. Needs [`RequestBuilder::token`].
     #[inline]
     pub fn geo(mut self, geo: Geo) -> Self {
-        self.request.geo = geo;
+        self.request.rare.get_mut().geo = geo;
         self
     }
 
@@ -619,7 +620,7 @@ impl RequestBuilder {
             self.error
                 .get_or_insert(BuildError::ReservedParameter(name));
         } else {
-            self.request.extra.push((name, value.into()));
+            self.request.rare.get_mut().extra.push((name, value.into()));
         }
         self
     }
@@ -645,12 +646,13 @@ pub(crate) fn validate(request: &TrackingRequest) -> Result<(), BuildError> {
     if request.site_id == 0 {
         return Err(BuildError::ZeroSiteId);
     }
-    if let Some(id) = &request.page_view_id {
+    let rare = request.rare.get();
+    if let Some(id) = &rare.page_view_id {
         if id.len() != 6 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(BuildError::InvalidPageViewId);
         }
     }
-    let geo = &request.geo;
+    let geo = &rare.geo;
     check_number("lat", geo.latitude, -90.0, 90.0)?;
     check_number("long", geo.longitude, -180.0, 180.0)?;
     match &request.action {
