@@ -81,30 +81,35 @@ pub(crate) fn redact_query_with<'a>(query: &'a str, names: &[String], filter: u6
     if names.is_empty() || query.is_empty() {
         return Cow::Borrowed(query);
     }
-    // The name of a `name=value` pair that is to be redacted (a pair without `=` has no value).
-    let redacted_name = |pair: &'a [u8]| -> Option<&'a [u8]> {
-        let raw_name = &pair[..pair.iter().position(|&b| b == b'=')?];
+    // Whether a raw parameter name (`encoded` when it holds `%` or `+`) is one to redact.
+    let is_redacted = |raw_name: &[u8], encoded: bool| {
         let matches = |name: &[u8]| {
             filter & name_bit(name) != 0
                 && names
                     .iter()
                     .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
         };
-        let redact = if raw_name.iter().any(|&b| b == b'%' || b == b'+') {
-            // Encoded: compare the decoded name.
+        if encoded {
+            // Compare the decoded name.
             form_urlencoded::parse(raw_name)
                 .next()
                 .is_some_and(|(k, _)| matches(k.as_bytes()))
         } else {
             matches(raw_name)
-        };
-        redact.then_some(raw_name)
+        }
     };
-    let pairs = || query.as_bytes().split(|&b| b == b'&');
-    // Most queries hold nothing to redact: find that out without allocating.
-    if !pairs().any(|pair| redacted_name(pair).is_some()) {
+    // The name of a `name=value` pair that is to be redacted (a pair without `=` has no value).
+    let redacted_name = |pair: &'a [u8]| -> Option<&'a [u8]> {
+        let raw_name = &pair[..pair.iter().position(|&b| b == b'=')?];
+        let encoded = raw_name.iter().any(|&b| b == b'%' || b == b'+');
+        is_redacted(raw_name, encoded).then_some(raw_name)
+    };
+    // Most queries hold nothing to redact: find that out in one pass over the bytes, without
+    // allocating.
+    if !any_pair_named(query.as_bytes(), is_redacted) {
         return Cow::Borrowed(query);
     }
+    let pairs = || query.as_bytes().split(|&b| b == b'&');
     let mut out = Vec::with_capacity(query.len() + REDACTED.len());
     for (i, pair) in pairs().enumerate() {
         if i > 0 {
@@ -121,4 +126,24 @@ pub(crate) fn redact_query_with<'a>(query: &'a str, names: &[String], filter: u6
     }
     // Whole pairs of `query` and ASCII were joined by `&`: still UTF-8.
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Whether `wanted(raw name, holds % or +)` holds for the name of any `name=value` pair of `query`
+/// (a pair without `=` has no value, so it is never wanted).
+fn any_pair_named(query: &[u8], wanted: impl Fn(&[u8], bool) -> bool) -> bool {
+    let (mut start, mut in_name, mut encoded) = (0, true, false);
+    for (i, &b) in query.iter().enumerate() {
+        match b {
+            b'&' => (start, in_name, encoded) = (i + 1, true, false),
+            b'=' if in_name => {
+                if wanted(&query[start..i], encoded) {
+                    return true;
+                }
+                in_name = false;
+            }
+            b'%' | b'+' => encoded |= in_name,
+            _ => {}
+        }
+    }
+    false
 }

@@ -372,12 +372,15 @@ impl TrackingRequest {
         out.extend_from_slice(b"idsite=");
         out.extend_from_slice(itoa::Buffer::new().format(self.site_id).as_bytes());
         out.extend_from_slice(b"&rec=1&apiv=1");
-        opt(out, "url", self.url.as_deref());
-        opt(out, "action_name", self.action_name.as_deref());
-        opt(out, "urlref", self.referrer.as_deref());
+        opt(out, "&url=", self.url.as_deref());
+        opt(out, "&action_name=", self.action_name.as_deref());
+        opt(out, "&urlref=", self.referrer.as_deref());
         encode_action(out, &self.action);
-        opt(out, "uid", self.user_id.as_deref());
-        for (name, id) in [("_id", self.visitor_id), ("cid", self.forced_visitor_id)] {
+        opt(out, "&uid=", self.user_id.as_deref());
+        for (name, id) in [
+            ("&_id=", self.visitor_id),
+            ("&cid=", self.forced_visitor_id),
+        ] {
             if let Some(id) = id {
                 plain_param(out, name, &id.to_hex());
             }
@@ -385,26 +388,26 @@ impl TrackingRequest {
         // The rare parameters: one test when a hit has none of them.
         let rare = self.rare.as_option();
         if let Some(rare) = rare {
-            opt(out, "pv_id", rare.page_view_id.as_deref());
+            opt(out, "&pv_id=", rare.page_view_id.as_deref());
         }
         if self.new_visit {
-            param(out, "new_visit", "1");
+            param(out, "&new_visit=", "1");
         }
         if let Some(rare) = rare {
             if let Some((w, h)) = rare.resolution {
-                param(out, "res", &format!("{w}x{h}"));
+                param(out, "&res=", &format!("{w}x{h}"));
             }
             if let Some((h, m, s)) = rare.local_time {
-                param(out, "h", &h.to_string());
-                param(out, "m", &m.to_string());
-                param(out, "s", &s.to_string());
+                param(out, "&h=", &h.to_string());
+                param(out, "&m=", &m.to_string());
+                param(out, "&s=", &s.to_string());
             }
             if let Some(cookie) = rare.cookie_support {
-                param(out, "cookie", if cookie { "1" } else { "0" });
+                param(out, "&cookie=", if cookie { "1" } else { "0" });
             }
         }
         // Shared with the other hits of the client, and escaped once for all of them.
-        for (name, text) in [("ua", &self.user_agent), ("lang", &self.language)] {
+        for (name, text) in [("&ua=", &self.user_agent), ("&lang=", &self.language)] {
             if let Some(text) = text {
                 param_name(out, name);
                 out.extend_from_slice(text.escaped());
@@ -418,41 +421,44 @@ impl TrackingRequest {
                 push_escaped(out, value);
             }
             if !rare.visit_variables.is_empty() {
-                param(out, "_cvar", &variables_json(&rare.visit_variables));
+                param(out, "&_cvar=", &variables_json(&rare.visit_variables));
             }
             if !rare.page_variables.is_empty() {
-                param(out, "cvar", &variables_json(&rare.page_variables));
+                param(out, "&cvar=", &variables_json(&rare.page_variables));
             }
         }
         let pf = &self.performance;
         for (name, value) in [
-            ("pf_net", pf.network),
-            ("pf_srv", pf.server),
-            ("pf_tfr", pf.transfer),
-            ("pf_dm1", pf.dom_processing),
-            ("pf_dm2", pf.dom_completion),
-            ("pf_onl", pf.on_load),
+            ("&pf_net=", pf.network),
+            ("&pf_srv=", pf.server),
+            ("&pf_tfr=", pf.transfer),
+            ("&pf_dm1=", pf.dom_processing),
+            ("&pf_dm2=", pf.dom_completion),
+            ("&pf_onl=", pf.on_load),
         ] {
             opt_int(out, name, value);
         }
         if let Some(rare) = rare {
-            opt(out, "_rcn", rare.campaign_name.as_deref());
-            opt(out, "_rck", rare.campaign_keyword.as_deref());
+            opt(out, "&_rcn=", rare.campaign_name.as_deref());
+            opt(out, "&_rck=", rare.campaign_keyword.as_deref());
         }
         if self.bot {
-            param(out, "bots", "1");
+            param(out, "&bots=", "1");
         }
-        opt_display(out, "cip", self.client_ip);
-        opt_int(out, "cdt", self.time);
+        opt_display(out, "&cip=", self.client_ip);
+        opt_int(out, "&cdt=", self.time);
         if let Some(rare) = rare {
             let geo = &rare.geo;
-            opt(out, "country", geo.country.as_deref());
-            opt(out, "region", geo.region.as_deref());
-            opt(out, "city", geo.city.as_deref());
-            opt_display(out, "lat", geo.latitude);
-            opt_display(out, "long", geo.longitude);
+            opt(out, "&country=", geo.country.as_deref());
+            opt(out, "&region=", geo.region.as_deref());
+            opt(out, "&city=", geo.city.as_deref());
+            opt_display(out, "&lat=", geo.latitude);
+            opt_display(out, "&long=", geo.longitude);
             for (name, value) in &rare.extra {
-                param(out, &escaped_name(name), value);
+                out.push(b'&');
+                out.extend_from_slice(escaped_name(name).as_bytes());
+                out.push(b'=');
+                push_escaped(out, value);
             }
         }
         if !self.send_image {
@@ -609,15 +615,16 @@ impl TrackingRequest {
     }
 }
 
-/// Appends `&name=value`, the value escaped. `name` is written as is: every caller passes a literal
-/// or an already encoded name.
+/// Appends `&name=value`, the value escaped. `name` is the literal `"&name="`: with the call
+/// inlined, it is written with a single fixed-size store.
 #[inline(always)]
 fn param(out: &mut Vec<u8>, name: &str, value: &str) {
     param_name(out, name);
     push_escaped(out, value);
 }
 
-/// Appends `&name=value` for a value that holds nothing to escape (digits, hex digits).
+/// Appends `&name=value` for a value that holds nothing to escape (digits, hex digits); `name` as
+/// in [`param`].
 #[inline(always)]
 fn plain_param(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     debug_assert!(!value.iter().any(|&b| ESCAPED[usize::from(b)]));
@@ -625,12 +632,12 @@ fn plain_param(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(value);
 }
 
-/// Appends `&name=`, the start [`param`] and [`plain_param`] share.
+/// Appends `&name=` (passed whole, as in [`param`]), the start [`param`] and [`plain_param`]
+/// share.
 #[inline(always)]
 fn param_name(out: &mut Vec<u8>, name: &str) {
-    out.push(b'&');
+    debug_assert!(name.starts_with('&') && name.ends_with('='));
     out.extend_from_slice(name.as_bytes());
-    out.push(b'=');
 }
 
 #[inline(always)]
@@ -659,68 +666,68 @@ fn encode_action(out: &mut Vec<u8>, action: &Action) {
     match action {
         Action::PageView => {}
         Action::Event(event) => {
-            param(out, "e_c", &event.category);
-            param(out, "e_a", &event.action);
-            opt(out, "e_n", event.name.as_deref());
-            opt_display(out, "e_v", event.value);
-            param(out, "ca", "1");
+            param(out, "&e_c=", &event.category);
+            param(out, "&e_a=", &event.action);
+            opt(out, "&e_n=", event.name.as_deref());
+            opt_display(out, "&e_v=", event.value);
+            param(out, "&ca=", "1");
         }
         Action::SiteSearch(search) => {
-            param(out, "search", &search.keyword);
-            opt(out, "search_cat", search.category.as_deref());
-            opt_display(out, "search_count", search.count);
+            param(out, "&search=", &search.keyword);
+            opt(out, "&search_cat=", search.category.as_deref());
+            opt_display(out, "&search_count=", search.count);
         }
         Action::Goal(goal) => {
-            param(out, "idgoal", &goal.id.to_string());
-            opt_display(out, "revenue", goal.revenue);
+            param(out, "&idgoal=", &goal.id.to_string());
+            opt_display(out, "&revenue=", goal.revenue);
         }
         Action::EcommerceOrder(order) => {
-            param(out, "idgoal", "0");
-            param(out, "ec_id", &order.order_id);
-            param(out, "revenue", &order.grand_total.to_string());
-            opt_display(out, "ec_st", order.subtotal);
-            opt_display(out, "ec_tx", order.tax);
-            opt_display(out, "ec_sh", order.shipping);
-            opt_display(out, "ec_dt", order.discount);
+            param(out, "&idgoal=", "0");
+            param(out, "&ec_id=", &order.order_id);
+            param(out, "&revenue=", &order.grand_total.to_string());
+            opt_display(out, "&ec_st=", order.subtotal);
+            opt_display(out, "&ec_tx=", order.tax);
+            opt_display(out, "&ec_sh=", order.shipping);
+            opt_display(out, "&ec_dt=", order.discount);
             if !order.items.is_empty() {
-                param(out, "ec_items", &items_json(&order.items));
+                param(out, "&ec_items=", &items_json(&order.items));
             }
         }
         Action::CartUpdate(cart) => {
-            param(out, "idgoal", "0");
-            param(out, "revenue", &cart.grand_total.to_string());
+            param(out, "&idgoal=", "0");
+            param(out, "&revenue=", &cart.grand_total.to_string());
             if !cart.items.is_empty() {
-                param(out, "ec_items", &items_json(&cart.items));
+                param(out, "&ec_items=", &items_json(&cart.items));
             }
         }
         Action::ProductView(product) => {
-            opt(out, "_pks", product.sku.as_deref());
-            opt(out, "_pkn", product.name.as_deref());
-            opt(out, "_pkc", product.category.as_deref());
-            opt_display(out, "_pkp", product.price);
+            opt(out, "&_pks=", product.sku.as_deref());
+            opt(out, "&_pkn=", product.name.as_deref());
+            opt(out, "&_pkc=", product.category.as_deref());
+            opt_display(out, "&_pkp=", product.price);
         }
         Action::ContentImpression(content) => {
             encode_content(out, content);
-            param(out, "ca", "1");
+            param(out, "&ca=", "1");
         }
         Action::ContentInteraction {
             interaction,
             content,
         } => {
-            param(out, "c_i", interaction);
+            param(out, "&c_i=", interaction);
             encode_content(out, content);
-            param(out, "ca", "1");
+            param(out, "&ca=", "1");
         }
-        Action::Outlink(link) => param(out, "link", link),
-        Action::Download(link) => param(out, "download", link),
-        Action::Ping => param(out, "ping", "1"),
+        Action::Outlink(link) => param(out, "&link=", link),
+        Action::Download(link) => param(out, "&download=", link),
+        Action::Ping => param(out, "&ping=", "1"),
     }
 }
 
 fn encode_content(out: &mut Vec<u8>, content: &Content) {
-    param(out, "c_n", &content.name);
-    opt(out, "c_p", content.piece.as_deref());
-    opt(out, "c_t", content.target.as_deref());
+    param(out, "&c_n=", &content.name);
+    opt(out, "&c_p=", content.piece.as_deref());
+    opt(out, "&c_t=", content.target.as_deref());
 }
 
 fn items_json(items: &[EcommerceItem]) -> String {
