@@ -19,6 +19,7 @@
 
 use crate::client_memory::Recalled;
 use crate::config::{BotPolicy, ConfigError, TrackerConfig};
+use crate::derived_ids::DerivedIds;
 use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
 use crate::privacy::{anonymize_ip, mask_path, name_filter, redact_query_with};
@@ -77,6 +78,8 @@ impl Extras {
 pub struct HitBuilder {
     config: Arc<TrackerConfig>,
     deriver: VisitorIdDeriver,
+    /// The ids `deriver` worked out, by IP and user agent.
+    derived: DerivedIds,
     base_url: Option<String>,
     /// The filter for the names in `redact_query_params`, worked out once.
     redacted_filter: u64,
@@ -94,6 +97,7 @@ impl HitBuilder {
         Ok(Self {
             config: Arc::new(config.clone()),
             deriver: VisitorIdDeriver::new(&salt),
+            derived: DerivedIds::default(),
             base_url,
             redacted_filter: name_filter(&config.redact_query_params),
         })
@@ -114,7 +118,10 @@ impl HitBuilder {
         exchange
             .get(Field::Cookie)
             .and_then(|cookies| visitor_id_from_cookies(cookies, self.config.site_id))
-            .unwrap_or_else(|| self.deriver.derive(ip, exchange.get(Field::UserAgent)))
+            .unwrap_or_else(|| {
+                self.derived
+                    .get(&self.deriver, ip, exchange.get(Field::UserAgent))
+            })
     }
 
     /// Starts the hit for an exchange: everything above but the action, so an application can turn

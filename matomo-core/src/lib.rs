@@ -54,6 +54,7 @@
 
 mod client_memory;
 pub mod config;
+mod derived_ids;
 pub mod dispatch;
 pub mod exchange;
 pub mod hit;
