@@ -375,15 +375,28 @@ impl ExchangeBuilder {
     /// Sets a text field directly (route name, user id, content type, ...).
     #[inline]
     pub fn field(mut self, field: Field, value: &str) -> Self {
-        self.exchange.set(field, value);
+        self.set_field(field, value);
         self
+    }
+
+    /// [`ExchangeBuilder::field`] for a `&mut` builder. The `set_*` methods fill a builder in
+    /// place, as an adapter does on every response: each by-value call may copy the whole builder.
+    #[inline]
+    pub fn set_field(&mut self, field: Field, value: &str) {
+        self.exchange.set(field, value);
     }
 
     /// The response status.
     #[inline]
     pub fn status(mut self, status: u16) -> Self {
-        self.exchange.status = status;
+        self.set_status(status);
         self
+    }
+
+    /// [`ExchangeBuilder::status`] for a `&mut` builder.
+    #[inline]
+    pub fn set_status(&mut self, status: u16) {
+        self.exchange.status = status;
     }
 
     /// The response `Content-Type`.
@@ -402,15 +415,27 @@ impl ExchangeBuilder {
     /// The peer's address.
     #[inline]
     pub fn peer(mut self, peer: IpAddr) -> Self {
-        self.exchange.peer = Some(peer);
+        self.set_peer(peer);
         self
+    }
+
+    /// [`ExchangeBuilder::peer`] for a `&mut` builder.
+    #[inline]
+    pub fn set_peer(&mut self, peer: IpAddr) {
+        self.exchange.peer = Some(peer);
     }
 
     /// How long the application took.
     #[inline]
     pub fn duration(mut self, duration: Duration) -> Self {
-        self.exchange.duration = duration;
+        self.set_duration(duration);
         self
+    }
+
+    /// [`ExchangeBuilder::duration`] for a `&mut` builder.
+    #[inline]
+    pub fn set_duration(&mut self, duration: Duration) {
+        self.exchange.duration = duration;
     }
 
     /// When the request was served (defaults to when the builder was made).
@@ -423,8 +448,14 @@ impl ExchangeBuilder {
     /// The first bytes of the response body (keep it small: 8 KiB is plenty for a `<title>`).
     #[inline]
     pub fn body_prefix(mut self, prefix: Bytes) -> Self {
-        self.exchange.body_prefix = Some(prefix);
+        self.set_body_prefix(prefix);
         self
+    }
+
+    /// [`ExchangeBuilder::body_prefix`] for a `&mut` builder.
+    #[inline]
+    pub fn set_body_prefix(&mut self, prefix: Bytes) {
+        self.exchange.body_prefix = Some(prefix);
     }
 
     /// The finished exchange.

@@ -11,7 +11,7 @@ use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::figment::Figment;
 use rocket::{Build, Orbit, Request, Response, Rocket};
 use std::io::Cursor;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The largest sized HTML body that is read for its `<title>`; larger and streamed bodies are
@@ -26,6 +26,8 @@ const COOKIE_MAX_AGE: u64 = 13 * 30 * 24 * 3600;
 #[derive(Clone, Default)]
 pub struct MatomoFairing {
     transport: Option<Arc<dyn Transport>>,
+    /// Set at ignite; read by every response without a lookup in Rocket's managed state.
+    matomo: OnceLock<Arc<Matomo>>,
 }
 
 impl std::fmt::Debug for MatomoFairing {
@@ -36,7 +38,7 @@ impl std::fmt::Debug for MatomoFairing {
     }
 }
 
-/// The tracker and the config it follows, in managed state.
+/// The tracker and the config it follows, set up at ignite.
 struct Matomo {
     tracker: Tracker,
     config: Arc<TrackerConfig>,
@@ -52,6 +54,7 @@ impl MatomoFairing {
     pub fn with_transport(transport: impl Transport) -> Self {
         Self {
             transport: Some(Arc::new(transport)),
+            matomo: OnceLock::new(),
         }
     }
 }
@@ -112,7 +115,12 @@ impl Fairing for MatomoFairing {
                     tracker: tracker.clone(),
                     config: Arc::new(config),
                 };
-                Ok(rocket.manage(state).manage(tracker))
+                if self.matomo.set(Arc::new(state)).is_err() {
+                    // Rocket ignites a fairing once; a second time would mean two apps sharing it.
+                    tracing::error!("matomo: this fairing was ignited twice; attach a new one");
+                    return Err(rocket);
+                }
+                Ok(rocket.manage(tracker))
             }
             Err(error) => {
                 tracing::error!("matomo: {error}");
@@ -121,8 +129,8 @@ impl Fairing for MatomoFairing {
         }
     }
 
-    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
-        if let Some(matomo) = rocket.state::<Matomo>() {
+    async fn on_liftoff(&self, _rocket: &Rocket<Orbit>) {
+        if let Some(matomo) = self.matomo.get() {
             let config = &matomo.config;
             tracing::info!(
                 "matomo: tracking site {} into {} (token_auth {})",
@@ -142,7 +150,7 @@ impl Fairing for MatomoFairing {
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        let Some(matomo) = req.rocket().state::<Matomo>() else {
+        let Some(matomo) = self.matomo.get() else {
             return;
         };
         let visit = req.local_cache(VisitState::default);
@@ -158,15 +166,16 @@ impl Fairing for MatomoFairing {
                 std::mem::take(&mut data.extras),
             )
         };
-        let mut builder = capture::exchange(req, res, started.elapsed());
+        let (mut builder, content_type) = capture::exchange(req, res, started.elapsed());
+        let is_html = matomo_core::is_html(content_type, None);
         if let Some(user_id) = &user_id {
-            builder = builder.field(Field::UserId, user_id);
+            builder.set_field(Field::UserId, user_id);
         }
         if let Some(name) = &action_name {
-            builder = builder.field(Field::ActionName, name);
+            builder.set_field(Field::ActionName, name);
         }
-        if let Some(prefix) = body_prefix(&matomo.config, res).await {
-            builder = builder.body_prefix(prefix);
+        if let Some(prefix) = body_prefix(&matomo.config, res, is_html).await {
+            builder.set_body_prefix(prefix);
         }
         let exchange = builder.build();
         if (500..600).contains(&res.status().code) {
@@ -197,7 +206,7 @@ impl Fairing for MatomoFairing {
     }
 
     async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
-        if let Some(matomo) = rocket.state::<Matomo>() {
+        if let Some(matomo) = self.matomo.get() {
             let grace = Duration::from_secs(u64::from(rocket.config().shutdown.grace));
             let report = matomo.tracker.shutdown(grace).await;
             if report.completed {
@@ -224,10 +233,13 @@ fn wants_cookie(config: &TrackerConfig, exchange: &matomo_core::HttpExchange) ->
             .is_none()
 }
 
-/// The first bytes of a sized body the title or the HTML rule needs; the body is put back intact.
-async fn body_prefix(config: &TrackerConfig, res: &mut Response<'_>) -> Option<Bytes> {
-    // The raw header, not `Response::content_type()`, which parses (and allocates) every time.
-    let is_html = matomo_core::is_html(res.headers().get_one("Content-Type"), None);
+/// The first bytes of a sized body the title or the HTML rule needs (`is_html`: the response's
+/// `Content-Type` says HTML); the body is put back intact.
+async fn body_prefix(
+    config: &TrackerConfig,
+    res: &mut Response<'_>,
+    is_html: bool,
+) -> Option<Bytes> {
     if !is_html && !config.ignore_html {
         return None;
     }
