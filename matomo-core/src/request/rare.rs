@@ -24,6 +24,40 @@ pub(crate) struct Rare {
     pub(crate) extra: Vec<(String, String)>,
 }
 
+impl Rare {
+    /// Whether nothing is set: cheaper than comparing with [`NONE`] (no map or float compared).
+    fn is_empty(&self) -> bool {
+        let Rare {
+            page_view_id,
+            resolution,
+            local_time,
+            cookie_support,
+            dimensions,
+            visit_variables,
+            page_variables,
+            campaign_name,
+            campaign_keyword,
+            geo,
+            extra,
+        } = self;
+        page_view_id.is_none()
+            && resolution.is_none()
+            && local_time.is_none()
+            && cookie_support.is_none()
+            && dimensions.is_empty()
+            && visit_variables.is_empty()
+            && page_variables.is_empty()
+            && campaign_name.is_none()
+            && campaign_keyword.is_none()
+            && geo.country.is_none()
+            && geo.region.is_none()
+            && geo.city.is_none()
+            && geo.latitude.is_none()
+            && geo.longitude.is_none()
+            && extra.is_empty()
+    }
+}
+
 /// What a request without rare parameters reads.
 static NONE: Rare = Rare {
     page_view_id: None,
@@ -53,7 +87,7 @@ pub(crate) struct RareBox(Option<Box<Rare>>);
 impl RareBox {
     /// Holds `rare`, allocated only when it sets something.
     pub(crate) fn new(rare: Rare) -> Self {
-        Self((rare != NONE).then(|| Box::new(rare)))
+        Self((!rare.is_empty()).then(|| Box::new(rare)))
     }
 
     /// The parameters (all unset when none was ever set).
@@ -102,5 +136,10 @@ mod tests {
             format!("{:?}", RareBox::default()),
             format!("{:?}", Rare::default())
         );
+        assert!(Rare::default().is_empty() && NONE.is_empty());
+        let mut geo_only = Rare::default();
+        geo_only.geo.longitude = Some(0.0);
+        assert!(!geo_only.is_empty());
+        assert!(RareBox::new(geo_only).0.is_some());
     }
 }

@@ -466,7 +466,9 @@ fn bulk(
     for (index, entry) in requests.iter().enumerate() {
         let query: &str = entry;
         let query = query.split_once('?').map_or(query, |(_, q)| q);
-        let params: Vec<_> = crate::request::parse_pairs(query).collect();
+        // Room for a usual hit's parameters, so collecting them does not regrow.
+        let mut params = Vec::with_capacity(32);
+        params.extend(crate::request::parse_pairs(query));
         let own_token = params
             .iter()
             .find(|(k, _)| k == "token_auth")
