@@ -150,10 +150,10 @@ fn skip_reason(config: &TrackerConfig, exchange: &HttpExchange) -> Option<SkipRe
 /// assert!(!is_html(Some("application/json"), Some(b"{\"html\": 1}")));
 /// ```
 pub fn is_html(content_type: Option<&str>, body_prefix: Option<&[u8]>) -> bool {
+    // The media type before any parameters, without the blanks HTTP allows around it.
     let typed_html = content_type.is_some_and(|ct| {
-        ct.split(';')
-            .next()
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("text/html"))
+        let mime = ct.split_once(';').map_or(ct, |(mime, _)| mime);
+        mime.trim_ascii().eq_ignore_ascii_case("text/html")
     });
     typed_html
         || body_prefix.is_some_and(|body| {

@@ -74,6 +74,21 @@ fn ignore_html_uses_the_content_type() {
     assert_eq!(decide(&config, &html), Decision::Skip(SkipReason::Html));
     let json = request("/api").content_type("application/json").build();
     assert_eq!(decide(&config, &json), Decision::Track);
+    for (content_type, html) in [
+        (" Text/HTML ;charset=utf-8", true),
+        ("text/html\t", true),
+        ("TEXT/HTML", true),
+        ("text/htmlx", false),
+        ("application/xhtml+xml", false),
+        ("text/plain; x=text/html", false),
+        ("", false),
+    ] {
+        assert_eq!(
+            matomo_core::is_html(Some(content_type), None),
+            html,
+            "{content_type:?}"
+        );
+    }
 }
 
 #[test]
