@@ -260,9 +260,16 @@ fn main() {
         "memory, {memory_seconds} s at saturation with Matomo black-holed: peak RSS grew {grown} KiB (bound {bound_kib} KiB: queue of 10,000 hits + one batch + 16 MiB slack) {}",
         verdict(grown <= bound_kib)
     );
+    let queue_full = |stats: &matomo_core::Stats| {
+        stats
+            .dropped
+            .get(&matomo_core::DropReason::QueueFull)
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
-        "  {requests:.0} requests served; {counted} counted by the tracker (queued or dropped: queue_full {})",
-        stats_after.dropped.get(&matomo_core::DropReason::QueueFull).copied().unwrap_or(0)
+        "  ~{requests:.0} requests served (wrk's rate x seconds); {counted} counted by the tracker in the run (queued, or dropped: queue_full {})",
+        queue_full(&stats_after) - queue_full(&stats_before)
     );
     matomo.heal();
 }
