@@ -142,9 +142,9 @@ impl HitBuilder {
         }
     }
 
-    /// [`HitBuilder::builder_for`] with what a [`ClientMemory`](crate::ClientMemory) recalled
-    /// about the exchange's client: its user agent and language texts (shared, not copied) and
-    /// its bot verdict (not worked out again). The verdict only matters under
+    /// [`HitBuilder::builder_for`] with what [`ClientMemory::recall`](crate::ClientMemory::recall)
+    /// returned for this same exchange: its user agent and language texts (shared, not copied)
+    /// and its bot verdict (not worked out again). The verdict only matters under
     /// [`BotPolicy::Track`], where it sets `bots=1`. This is how the dispatcher builds.
     ///
     /// ```

@@ -27,6 +27,8 @@ pub(crate) struct Rare {
 impl Rare {
     /// Whether nothing is set: cheaper than comparing with [`NONE`] (no map or float compared).
     fn is_empty(&self) -> bool {
+        // Every field named, so a field added later cannot be forgotten here (and its value lost
+        // by `RareBox::new`): the pattern stops compiling.
         let Rare {
             page_view_id,
             resolution,
