@@ -52,8 +52,9 @@ impl Recalled {
 /// Remembers the user agents (with their bot verdict) and languages seen, so the bot regex scans
 /// each user agent once, and the hits that carry the same text share one copy of it, escaped once.
 ///
-/// At most 1,024 user agents and 1,024 languages of up to 512 bytes each are kept (about 2 MiB at
-/// worst, with their escaped forms); a full memory starts over. Verdicts are always [`is_bot`]'s.
+/// At most 1,024 user agents and 1,024 languages of up to 512 bytes each are kept, each with its
+/// escaped form once encoded (4 MiB at the very worst, every byte escaped; a browser's user agent
+/// takes a few hundred bytes); a full memory starts over. Verdicts are always [`is_bot`]'s.
 ///
 /// ```
 /// use matomo_core::{ClientMemory, HttpExchange};

@@ -3,8 +3,7 @@
 use super::backoff;
 use super::stats::{Counters, DropReason};
 use super::store::{Pending, Store};
-use crate::client_memory::ClientMemory;
-use crate::client_memory::Recalled;
+use crate::client_memory::{ClientMemory, Recalled};
 use crate::config::{BotPolicy, TrackerConfig};
 use crate::exchange::HttpExchange;
 use crate::hit::{Extras, HitBuilder};
