@@ -10,7 +10,7 @@
 use crate::exchange::{Field, HttpExchange};
 use crate::request::{SharedText, TextKey};
 use crate::rules::is_bot;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// How many user agents, and how many languages, are kept; each memory is forgotten when it is
@@ -74,8 +74,9 @@ impl Recalled {
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct ClientMemory {
+    /// User agents and whether each is a bot.
     agents: FxHashMap<TextKey, bool>,
-    languages: FxHashSet<TextKey>,
+    languages: FxHashMap<TextKey, ()>,
 }
 
 impl ClientMemory {
@@ -104,18 +105,7 @@ impl ClientMemory {
 
     /// A user agent's shared text and whether it is a known bot.
     fn user_agent(&mut self, user_agent: &str) -> (Arc<SharedText>, bool) {
-        if let Some((key, &bot)) = self.agents.get_key_value(user_agent) {
-            return (Arc::clone(&key.0), bot);
-        }
-        let text = SharedText::new(user_agent);
-        let bot = is_bot(Some(user_agent));
-        if user_agent.len() <= LONGEST_KEPT {
-            if self.agents.len() >= CAPACITY {
-                self.agents.clear();
-            }
-            self.agents.insert(TextKey(Arc::clone(&text)), bot);
-        }
-        (text, bot)
+        remember(&mut self.agents, user_agent, || is_bot(Some(user_agent)))
     }
 
     /// [`is_bot`] for `user_agent`, from memory when it was seen before.
@@ -125,17 +115,7 @@ impl ClientMemory {
 
     /// A language's shared text.
     fn language(&mut self, language: &str) -> Arc<SharedText> {
-        if let Some(key) = self.languages.get(language) {
-            return Arc::clone(&key.0);
-        }
-        let text = SharedText::new(language);
-        if language.len() <= LONGEST_KEPT {
-            if self.languages.len() >= CAPACITY {
-                self.languages.clear();
-            }
-            self.languages.insert(TextKey(Arc::clone(&text)));
-        }
-        text
+        remember(&mut self.languages, language, || ()).0
     }
 
     /// How many texts are kept (user agents and languages).
@@ -147,6 +127,30 @@ impl ClientMemory {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// `text`'s shared copy in `known` and what is kept with it, worked out by `learn` and kept when
+/// `text` is not there yet (unless it is longer than [`LONGEST_KEPT`]; a full memory starts over).
+// A key hashes and compares its text only, which never changes; the escaped form it caches
+// (the interior mutability the lint sees) takes no part.
+#[allow(clippy::mutable_key_type)]
+fn remember<V: Copy>(
+    known: &mut FxHashMap<TextKey, V>,
+    text: &str,
+    learn: impl FnOnce() -> V,
+) -> (Arc<SharedText>, V) {
+    if let Some((key, &value)) = known.get_key_value(text) {
+        return (Arc::clone(&key.0), value);
+    }
+    let shared = SharedText::new(text);
+    let value = learn();
+    if text.len() <= LONGEST_KEPT {
+        if known.len() >= CAPACITY {
+            known.clear();
+        }
+        known.insert(TextKey(Arc::clone(&shared)), value);
+    }
+    (shared, value)
 }
 
 #[cfg(test)]

@@ -332,34 +332,40 @@ impl UrlMask {
         if self.expands {
             return self.pattern.replace_all(path, self.replacement.as_str());
         }
-        // What `replace_all` does with a replacement without groups, into a string that has room
-        // for one replacement from the start: a mask replaces once, mostly, and with longer text
-        // (`/users/42` becomes `/users/:id`), so `replace_all`'s string would grow at once.
+        // An anchored pattern matches once at most: no second search after its match.
         if self.anchored {
-            let Some(found) = self.pattern.find(path) else {
-                return std::borrow::Cow::Borrowed(path);
+            return match self.pattern.find(path) {
+                Some(found) => std::borrow::Cow::Owned(self.replace(path, std::iter::once(found))),
+                None => std::borrow::Cow::Borrowed(path),
             };
-            let rest = &path[found.end()..];
-            let mut masked =
-                String::with_capacity(found.start() + self.replacement.len() + rest.len());
-            masked.push_str(&path[..found.start()]);
-            masked.push_str(&self.replacement);
-            masked.push_str(rest);
-            return std::borrow::Cow::Owned(masked);
         }
         let mut matches = self.pattern.find_iter(path);
-        let Some(first) = matches.next() else {
-            return std::borrow::Cow::Borrowed(path);
-        };
+        match matches.next() {
+            Some(first) => {
+                std::borrow::Cow::Owned(self.replace(path, std::iter::once(first).chain(matches)))
+            }
+            None => std::borrow::Cow::Borrowed(path),
+        }
+    }
+
+    /// `path` with each of `matches` replaced: what `replace_all` does with a replacement without
+    /// groups, into a string that has room for one replacement from the start (a mask replaces
+    /// once, mostly, and with longer text: `/users/42` becomes `/users/:id`, so `replace_all`'s
+    /// string would grow at once).
+    fn replace<'h>(
+        &self,
+        path: &'h str,
+        matches: impl Iterator<Item = regex::Match<'h>>,
+    ) -> String {
         let mut masked = String::with_capacity(path.len() + self.replacement.len());
         let mut copied = 0;
-        for found in std::iter::once(first).chain(matches) {
+        for found in matches {
             masked.push_str(&path[copied..found.start()]);
             masked.push_str(&self.replacement);
             copied = found.end();
         }
         masked.push_str(&path[copied..]);
-        std::borrow::Cow::Owned(masked)
+        masked
     }
 }
 

@@ -754,7 +754,6 @@ fn variables_json(variables: &BTreeMap<u32, (String, String)>) -> String {
     Value::Object(map).to_string()
 }
 
-/// The modelled parameters of one query (a dozen, typically), consumed field by field.
 /// The modelled parameters of one hit, by [`Slot`]; each is read once.
 struct Fields<'a>([Option<&'a str>; SLOTS]);
 
