@@ -23,7 +23,9 @@ use crate::derived_ids::DerivedIds;
 use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
 use crate::privacy::{anonymize_ip, mask_path, name_filter, redact_query_with};
-use crate::request::{Action, BuildError, SharedText, TrackingRequest};
+use crate::request::{
+    millis, unix_seconds, Action, BuildError, SharedText, Text, TextsWriter, TrackingRequest,
+};
 use crate::rules::{is_bot, is_html};
 use crate::secret::Salt;
 use crate::title::html_title;
@@ -177,51 +179,51 @@ impl HitBuilder {
             redact_query_with(query, &config.redact_query_params, self.redacted_filter)
         });
         let host = exchange.get(Field::Host).unwrap_or("localhost");
-        let origin_len = self.base_url.as_ref().map_or(host.len() + 8, String::len);
-        let mut url = String::with_capacity(
-            origin_len + masked.len() + query.as_ref().map_or(0, |q| q.len() + 1),
-        );
-        match &self.base_url {
-            Some(base) => url.push_str(base),
-            None => {
-                url.push_str(exchange.scheme().as_str());
-                url.push_str("://");
-                url.push_str(host);
-            }
-        }
-        url.push_str(&masked);
-        if let Some(query) = query {
-            url.push('?');
-            url.push_str(&query);
-        }
+        let query = query.as_deref().map_or(["", ""], |query| ["?", query]);
+        let scheme = exchange.scheme();
+        // The URL's parts: the configured base, or the request's scheme and host; the masked
+        // path; the redacted query.
+        let origin: [&str; 3] = match &self.base_url {
+            Some(base) => [base, "", ""],
+            None => [scheme.as_str(), "://", host],
+        };
+        let url = [origin[0], origin[1], origin[2], &masked, query[0], query[1]];
         let ip = client_ip(exchange, &config.trusted_proxies);
-        let action_name = exchange
-            .get(Field::ActionName)
-            .map(str::to_owned)
-            .or_else(|| self.title(exchange))
-            .or_else(|| exchange.get(Field::RouteName).map(str::to_owned))
-            .unwrap_or_else(|| masked.into_owned());
-        let mut builder = TrackingRequest::builder(config.site_id)
-            .server_time(exchange.duration())
-            .time(exchange.served_at());
+        let named = exchange.get(Field::ActionName);
+        let title = named.is_none().then(|| self.title(exchange)).flatten();
+        let action_name = named
+            .or(title.as_deref())
+            .or_else(|| exchange.get(Field::RouteName))
+            .unwrap_or(&masked);
+        let referrer = exchange.get(Field::Referer).filter(|r| !r.is_empty());
+        let user_id = exchange.get(Field::UserId).filter(|u| !u.is_empty());
+        // One allocation for all four texts.
+        let mut texts = TextsWriter::new(
+            url.iter().map(|part| part.len()).sum::<usize>()
+                + action_name.len()
+                + referrer.map_or(0, str::len)
+                + user_id.map_or(0, str::len),
+        );
+        texts.push(Text::Url, &url);
+        texts.push(Text::ActionName, &[action_name]);
+        if let Some(referrer) = referrer {
+            texts.push(Text::Referrer, &[referrer]);
+        }
+        if let Some(user_id) = user_id {
+            texts.push(Text::UserId, &[user_id]);
+        }
+        let mut builder = TrackingRequest::builder(config.site_id);
         if config.token_auth.is_some() {
             builder.attest_token();
         }
         // Filled in place: a chain of by-value setters would copy the whole request at each step.
         let hit = builder.request_mut();
-        hit.url = Some(url);
-        hit.action_name = Some(action_name);
+        hit.performance.server = Some(millis(exchange.duration()));
+        hit.time = Some(unix_seconds(exchange.served_at()));
+        hit.texts = texts.finish();
         hit.forced_visitor_id = Some(self.visitor_id_with(exchange, ip));
-        hit.referrer = exchange
-            .get(Field::Referer)
-            .filter(|r| !r.is_empty())
-            .map(str::to_owned);
         hit.user_agent = recalled.user_agent;
         hit.language = recalled.language;
-        hit.user_id = exchange
-            .get(Field::UserId)
-            .filter(|u| !u.is_empty())
-            .map(str::to_owned);
         hit.bot = config.bots == BotPolicy::Track && recalled.bot;
         if config.token_auth.is_some() {
             hit.client_ip = ip.map(|ip| anonymize_ip(ip, config.anonymize_ip_bytes));

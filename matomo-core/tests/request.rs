@@ -446,3 +446,24 @@ fn decoding_accepts_the_form_encoding_of_other_clients() {
     assert_eq!(hit.url(), Some("https://shop.example/a"));
     assert_eq!(hit.action_name(), Some("Big Boots"));
 }
+
+proptest! {
+    /// `needs_token` for `cdt` is "now, in whole seconds, is more than 24 hours past the hit's
+    /// time", to the second, at any instant of a second and for any time, even far off or absurd.
+    #[test]
+    fn cdt_needs_a_token_exactly_when_older_than_a_day_to_the_second(
+        now_secs in 0u64..4_000_000_000,
+        now_nanos in 0u32..1_000_000_000,
+        age in prop_oneof![86_390i64..86_410, -10i64..10, any::<i64>()],
+    ) {
+        let now = SystemTime::UNIX_EPOCH + Duration::new(now_secs, now_nanos);
+        let time = now_secs.saturating_add_signed(-age);
+        // Built with a token, so any age builds; `needs_token` still says whether it needs one.
+        let hit = TrackingRequest::builder(1)
+            .time(SystemTime::UNIX_EPOCH + Duration::from_secs(time))
+            .token(&TokenAuth::new("abc").unwrap())
+            .build()
+            .unwrap();
+        prop_assert_eq!(hit.needs_token(now), now_secs.saturating_sub(time) > 24 * 3600);
+    }
+}

@@ -8,7 +8,8 @@
 
 use super::{
     validate, Action, BuildError, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Geo,
-    Goal, Performance, ProductView, Rare, RareBox, SharedText, SiteSearch, TrackingRequest,
+    Goal, Performance, ProductView, Rare, RareBox, SharedText, SiteSearch, Text, TextsWriter,
+    TrackingRequest,
 };
 use serde_json::Value;
 use std::borrow::Cow;
@@ -401,11 +402,11 @@ impl TrackingRequest {
         out.extend_from_slice(b"idsite=");
         out.extend_from_slice(itoa::Buffer::new().format(self.site_id).as_bytes());
         out.extend_from_slice(b"&rec=1&apiv=1");
-        opt(out, "&url=", self.url.as_deref());
-        opt(out, "&action_name=", self.action_name.as_deref());
-        opt(out, "&urlref=", self.referrer.as_deref());
+        opt(out, "&url=", self.texts.get(Text::Url));
+        opt(out, "&action_name=", self.texts.get(Text::ActionName));
+        opt(out, "&urlref=", self.texts.get(Text::Referrer));
         encode_action(out, &self.action);
-        opt(out, "&uid=", self.user_id.as_deref());
+        opt(out, "&uid=", self.texts.get(Text::UserId));
         for (name, id) in [
             ("&_id=", self.visitor_id),
             ("&cid=", self.forced_visitor_id),
@@ -497,15 +498,12 @@ impl TrackingRequest {
 
     /// About how long [`TrackingRequest::to_query`] will be, so it is written without regrowing.
     fn encoded_len_hint(&self) -> usize {
-        let texts = [
-            self.url.as_deref(),
-            self.action_name.as_deref(),
-            self.referrer.as_deref(),
-            self.user_agent.as_deref().map(SharedText::as_str),
-            self.language.as_deref().map(SharedText::as_str),
-            self.user_id.as_deref(),
-        ];
-        let text: usize = texts.iter().flatten().map(|t| t.len()).sum();
+        let text = self.texts.len()
+            + [&self.user_agent, &self.language]
+                .into_iter()
+                .flatten()
+                .map(|text| text.as_str().len())
+                .sum::<usize>();
         let extra: usize = self
             .rare
             .get()
@@ -572,12 +570,20 @@ impl TrackingRequest {
             .ok_or(DecodeError::Missing("idsite"))?;
         let action = decode_action(&mut fields)?;
         // Read in the order of the wire form, so the first invalid parameter is the one reported.
-        let url = fields.take(Slot::Url);
-        let action_name = fields.take(Slot::ActionName);
-        let referrer = fields.take(Slot::Urlref);
+        let texts = [
+            (Text::Url, fields.take_str(Slot::Url)),
+            (Text::ActionName, fields.take_str(Slot::ActionName)),
+            (Text::Referrer, fields.take_str(Slot::Urlref)),
+            (Text::UserId, fields.take_str(Slot::Uid)),
+        ];
+        let mut writer = TextsWriter::new(texts.iter().filter_map(|(_, t)| *t).map(str::len).sum());
+        for (which, text) in texts {
+            if let Some(text) = text {
+                writer.push(which, &[text]);
+            }
+        }
         let user_agent = fields.take(Slot::Ua).map(SharedText::new);
         let language = fields.take(Slot::Lang).map(SharedText::new);
-        let user_id = fields.take(Slot::Uid);
         let visitor_id = fields.parse(Slot::Id, "16 hexadecimal digits")?;
         let forced_visitor_id = fields.parse(Slot::Cid, "16 hexadecimal digits")?;
         let page_view_id = fields.take(Slot::PvId);
@@ -611,12 +617,9 @@ impl TrackingRequest {
         let request = TrackingRequest {
             site_id,
             action,
-            url,
-            action_name,
-            referrer,
+            texts: writer.finish(),
             user_agent,
             language,
-            user_id,
             visitor_id,
             forced_visitor_id,
             new_visit,

@@ -11,6 +11,7 @@ mod action;
 mod codec;
 mod rare;
 mod shared_text;
+mod texts;
 
 pub use action::{
     Action, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Goal, ProductView,
@@ -21,6 +22,7 @@ pub(crate) use codec::parse_pairs;
 pub use codec::DecodeError;
 pub(crate) use rare::{Rare, RareBox};
 pub(crate) use shared_text::{SharedText, TextKey};
+pub(crate) use texts::{Text, Texts, TextsWriter};
 
 use crate::secret::TokenAuth;
 use crate::visitor::VisitorId;
@@ -55,13 +57,11 @@ pub const CDT_WITHOUT_TOKEN_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60
 pub struct TrackingRequest {
     pub(crate) site_id: u32,
     pub(crate) action: Action,
-    pub(crate) url: Option<String>,
-    pub(crate) action_name: Option<String>,
-    pub(crate) referrer: Option<String>,
+    /// `url`, `action_name`, `urlref` and `uid`, in one allocation.
+    pub(crate) texts: Texts,
     /// Shared: the hits of one client hold one copy ([`crate::ClientMemory`]).
     pub(crate) user_agent: Option<Arc<SharedText>>,
     pub(crate) language: Option<Arc<SharedText>>,
-    pub(crate) user_id: Option<String>,
     pub(crate) visitor_id: Option<VisitorId>,
     pub(crate) forced_visitor_id: Option<VisitorId>,
     pub(crate) new_visit: bool,
@@ -166,12 +166,9 @@ impl TrackingRequest {
             request: TrackingRequest {
                 site_id,
                 action: Action::PageView,
-                url: None,
-                action_name: None,
-                referrer: None,
+                texts: Texts::default(),
                 user_agent: None,
                 language: None,
-                user_id: None,
                 visitor_id: None,
                 forced_visitor_id: None,
                 new_visit: false,
@@ -197,15 +194,15 @@ impl TrackingRequest {
     }
     /// `url`: the full URL of the page.
     pub fn url(&self) -> Option<&str> {
-        self.url.as_deref()
+        self.texts.get(Text::Url)
     }
     /// `action_name`: the page title.
     pub fn action_name(&self) -> Option<&str> {
-        self.action_name.as_deref()
+        self.texts.get(Text::ActionName)
     }
     /// `urlref`: the referrer.
     pub fn referrer(&self) -> Option<&str> {
-        self.referrer.as_deref()
+        self.texts.get(Text::Referrer)
     }
     /// `ua`: the visitor's user agent.
     pub fn user_agent(&self) -> Option<&str> {
@@ -217,7 +214,7 @@ impl TrackingRequest {
     }
     /// `uid`: the application's user id.
     pub fn user_id(&self) -> Option<&str> {
-        self.user_id.as_deref()
+        self.texts.get(Text::UserId)
     }
     /// `_id`: the visitor id from the visitor's own Matomo cookie.
     pub fn visitor_id(&self) -> Option<VisitorId> {
@@ -306,12 +303,18 @@ impl TrackingRequest {
             return Some("cip");
         }
         if let Some(time) = self.time {
-            let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            if now.saturating_sub(time) > CDT_WITHOUT_TOKEN_MAX_AGE.as_secs() {
+            // Older than the limit: `now`, in whole seconds, is past `time` plus the limit. Said
+            // as a comparison of times, which costs less than turning `now` into seconds.
+            let limit = time.saturating_add(CDT_WITHOUT_TOKEN_MAX_AGE.as_secs() + 1);
+            if UNIX_EPOCH
+                .checked_add(Duration::from_secs(limit))
+                .is_some_and(|limit| now >= limit)
+            {
                 return Some("cdt");
             }
         }
-        let geo = &self.rare.get().geo;
+        // Most hits carry none of the rare parameters, geo among them.
+        let geo = &self.rare.as_option()?.geo;
         [
             ("country", geo.country.is_some()),
             ("region", geo.region.is_some()),
@@ -330,7 +333,7 @@ macro_rules! text_setters {
             $(#[$doc])*
             #[inline]
             pub fn $name(mut self, value: impl Into<String>) -> Self {
-                self.request.$field = Some(value.into());
+                self.request.texts.set(Text::$field, Some(&value.into()));
                 self
             }
         )*
@@ -340,13 +343,13 @@ macro_rules! text_setters {
 impl RequestBuilder {
     text_setters! {
         /// `url`: the full URL of the page.
-        url => url;
+        url => Url;
         /// `action_name`: the page title.
-        action_name => action_name;
+        action_name => ActionName;
         /// `urlref`: the referrer.
-        referrer => referrer;
+        referrer => Referrer;
         /// `uid`: the application's user id.
-        user_id => user_id;
+        user_id => UserId;
     }
 
     /// `_rcn`: campaign name.
@@ -553,8 +556,7 @@ impl RequestBuilder {
     /// `pf_srv`: how long the server took, in milliseconds.
     #[inline]
     pub fn server_time(mut self, duration: Duration) -> Self {
-        let ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
-        self.request.performance.server = Some(ms);
+        self.request.performance.server = Some(millis(duration));
         self
     }
 
@@ -582,7 +584,7 @@ impl RequestBuilder {
     /// `cdt`: when the hit happened. Older than 24 hours needs [`RequestBuilder::token`].
     #[inline]
     pub fn time(mut self, time: SystemTime) -> Self {
-        self.request.time = Some(time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+        self.request.time = Some(unix_seconds(time));
         self
     }
 
@@ -630,15 +632,27 @@ impl RequestBuilder {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let request = self.request;
-        validate(&request)?;
+        // Checked where it is, then moved once: a request is a few hundred bytes.
+        validate(&self.request)?;
         if !self.has_token {
-            if let Some(name) = request.token_only_parameter(SystemTime::now()) {
+            if let Some(name) = self.request.token_only_parameter(SystemTime::now()) {
                 return Err(BuildError::NeedsToken(name));
             }
         }
-        Ok(request)
+        Ok(self.request)
     }
+}
+
+/// `duration` in whole milliseconds, at most `u32::MAX` (about 50 days).
+#[inline]
+pub(crate) fn millis(duration: Duration) -> u32 {
+    u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// `time` in whole seconds since the Unix epoch; 0 before it.
+#[inline]
+pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Checks everything but the token rules; shared by the builder and the decoder.
