@@ -169,6 +169,9 @@ impl Tracker {
         self.decide_and_enqueue(exchange, extras)
     }
 
+    // Inlined, as `enqueue` is (see there): whether the compiler copies the job once more on its way
+    // to the queue must not depend on how it weighs this function.
+    #[inline(always)]
     fn decide_and_enqueue(&self, exchange: HttpExchange, extras: Option<Box<Extras>>) -> Enqueued {
         match decide_fast(&self.inner.config, &exchange) {
             Decision::Skip(reason) => {
@@ -221,8 +224,11 @@ impl Tracker {
             return self.dropped(DropReason::ShuttingDown);
         }
         counters.pending.fetch_add(1, Ordering::Relaxed);
-        match self.inner.jobs.try_send(job) {
-            Ok(()) => {
+        // A slot first, then the job written into it: the job (an exchange is 256 bytes) is not
+        // carried through `try_send`'s result on its way in.
+        match self.inner.jobs.try_reserve() {
+            Ok(permit) => {
+                permit.send(job);
                 counters.queued.fetch_add(1, Ordering::Relaxed);
                 Enqueued::Queued
             }
