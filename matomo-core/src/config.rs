@@ -12,10 +12,14 @@ use figment::Figment;
 use globset::{Glob, GlobMatcher};
 use ipnet::IpNet;
 use regex::Regex;
+use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::{Anchored, Input};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::net::IpAddr;
+use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The settings of a tracker. Build one with [`TrackerConfig::new`] or load one; then
@@ -303,6 +307,29 @@ pub struct UrlMask {
     /// Whether every match starts at the start of the path (`^/users/\d+`): then there is at most
     /// one, and no second search is needed.
     anchored: bool,
+    /// For an anchored pattern, its fully compiled DFA when it is small: a search is then a walk
+    /// over the path's first bytes, about a third of what the regex's lazy DFA costs (it runs for
+    /// every hit). `None` when the pattern is not anchored or its DFA would be large.
+    dfa: Option<Arc<dense::DFA<Vec<u32>>>>,
+}
+
+/// The largest DFA a mask keeps (a mask such as `^/users/\d+` takes a few KiB, Unicode classes
+/// included); a larger one is left to the regex.
+const MASK_DFA_LIMIT: usize = 1 << 20;
+
+/// `pattern`'s DFA for searches anchored at the start, leftmost-first like `Regex::find`; `None`
+/// when it cannot be built within [`MASK_DFA_LIMIT`] (or at all: e.g. a Unicode word boundary).
+fn anchored_dfa(pattern: &str) -> Option<Arc<dense::DFA<Vec<u32>>>> {
+    dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .start_kind(StartKind::Anchored)
+                .dfa_size_limit(Some(MASK_DFA_LIMIT))
+                .determinize_size_limit(Some(MASK_DFA_LIMIT)),
+        )
+        .build(pattern)
+        .ok()
+        .map(Arc::new)
 }
 
 impl UrlMask {
@@ -324,6 +351,11 @@ impl UrlMask {
             replacement: replacement.to_owned(),
             expands: replacement.contains('$'),
             anchored,
+            dfa: if anchored {
+                anchored_dfa(pattern)
+            } else {
+                None
+            },
         })
     }
 
@@ -334,12 +366,12 @@ impl UrlMask {
         }
         // An anchored pattern matches once at most: no second search after its match.
         if self.anchored {
-            return match self.pattern.find(path) {
-                Some(found) => std::borrow::Cow::Owned(self.replace(path, std::iter::once(found))),
+            return match self.find_anchored(path) {
+                Some(end) => std::borrow::Cow::Owned(self.replace(path, std::iter::once(0..end))),
                 None => std::borrow::Cow::Borrowed(path),
             };
         }
-        let mut matches = self.pattern.find_iter(path);
+        let mut matches = self.pattern.find_iter(path).map(|found| found.range());
         match matches.next() {
             Some(first) => {
                 std::borrow::Cow::Owned(self.replace(path, std::iter::once(first).chain(matches)))
@@ -348,25 +380,67 @@ impl UrlMask {
         }
     }
 
+    /// Where the match of an anchored pattern ends (it starts at 0), if there is one: by the DFA
+    /// when there is one, else (or should the DFA give up) by the regex.
+    fn find_anchored(&self, path: &str) -> Option<usize> {
+        if let Some(dfa) = &self.dfa {
+            if let Some(found) = walk_anchored(dfa, path) {
+                return found;
+            }
+        }
+        self.pattern.find(path).map(|found| found.end())
+    }
+
     /// `path` with each of `matches` replaced: what `replace_all` does with a replacement without
     /// groups, into a string that has room for one replacement from the start (a mask replaces
     /// once, mostly, and with longer text: `/users/42` becomes `/users/:id`, so `replace_all`'s
     /// string would grow at once).
-    fn replace<'h>(
-        &self,
-        path: &'h str,
-        matches: impl Iterator<Item = regex::Match<'h>>,
-    ) -> String {
+    fn replace(&self, path: &str, matches: impl Iterator<Item = Range<usize>>) -> String {
         let mut masked = String::with_capacity(path.len() + self.replacement.len());
         let mut copied = 0;
         for found in matches {
-            masked.push_str(&path[copied..found.start()]);
+            // Matches are in order, apart and on character boundaries (the engines search UTF-8);
+            // `get` all the same, so a bad range drops nothing but the text it covers.
+            masked.push_str(path.get(copied..found.start).unwrap_or_default());
             masked.push_str(&self.replacement);
-            copied = found.end();
+            copied = found.end;
         }
-        masked.push_str(&path[copied..]);
+        masked.push_str(path.get(copied..).unwrap_or_default());
         masked
     }
+}
+
+/// Where the leftmost-first match of `dfa` anchored at the start of `path` ends: `Some(None)` when
+/// there is none, `None` when the DFA gives up (a quit byte) and the regex must answer.
+///
+/// The walk the `Automaton` docs describe, without `try_search_fwd`'s general set-up (prefilters,
+/// unanchored starts, match sets): a few instructions per byte, and it stops at the first byte
+/// that cannot extend a match. A dense DFA reports a match one byte late: a match state reached on
+/// the byte at `i` means a match that ends at `i`.
+#[inline]
+fn walk_anchored(dfa: &dense::DFA<Vec<u32>>, path: &str) -> Option<Option<usize>> {
+    let input = Input::new(path).anchored(Anchored::Yes);
+    let mut state = dfa.start_state_forward(&input).ok()?;
+    let mut end = None;
+    for (at, &byte) in path.as_bytes().iter().enumerate() {
+        state = dfa.next_state(state, byte);
+        if dfa.is_special_state(state) {
+            if dfa.is_match_state(state) {
+                end = Some(at);
+            } else if dfa.is_dead_state(state) {
+                return Some(end);
+            } else if dfa.is_quit_state(state) {
+                return None;
+            }
+        }
+    }
+    state = dfa.next_eoi_state(state);
+    if dfa.is_match_state(state) {
+        end = Some(path.len());
+    } else if dfa.is_quit_state(state) {
+        return None;
+    }
+    Some(end)
 }
 
 impl<'de> Deserialize<'de> for UrlMask {

@@ -145,7 +145,7 @@ proptest! {
     /// and Unicode matches included.
     #[test]
     fn a_mask_replaces_as_regex_replace_all_does(
-        path in "(/|users|[0-9]{1,4}|é|x|:id|-){0,12}",
+        path in "(/|users|USERS|[0-9]{1,4}|é|x|:id|-){0,12}",
         (pattern, replacement) in prop_oneof![
             Just((r"^/users/\d+", "/users/:id")),
             Just((r"\d+", "{n}")),
@@ -158,6 +158,13 @@ proptest! {
             Just((r"\A/users|\d$", "#")),
             Just((r"^(?:/users|/x)/\d+", ":n")),
             Just((r"\b\d+", ":n")),
+            // Anchored, searched by the mask's DFA: Unicode classes, case folding, a pattern that
+            // matches at the very end, and a Unicode word boundary (no DFA: the regex answers).
+            Just((r"^/\w+", "/w")),
+            Just((r"^(?i)/USERS/\d+", "/u")),
+            Just((r"^/users/\d+$", "/u/n")),
+            Just((r"^/é+", "/e")),
+            Just((r"^\b/?\w", "!")),
         ],
     ) {
         let mask = UrlMask::new(pattern, replacement).unwrap();
