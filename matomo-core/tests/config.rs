@@ -232,13 +232,16 @@ fn every_delivery_knob_has_a_default_and_an_environment_variable() {
         jail.set_env("MATOMO_RETRY_BASE", "0.1");
         jail.set_env("MATOMO_RETRY_CAP", "5");
         jail.set_env("MATOMO_MAX_HIT_AGE", "3600");
-        jail.set_env(
-            "MATOMO_SPOOL",
-            format!(
-                "{{path=\"{}\",sync_interval=0.5}}",
-                dir.join("hits.redb").display()
-            ),
-        );
+        // A spool is only accepted with the `spool` feature (see the test after this one).
+        if cfg!(feature = "spool") {
+            jail.set_env(
+                "MATOMO_SPOOL",
+                format!(
+                    "{{path=\"{}\",sync_interval=0.5}}",
+                    dir.join("hits.redb").display()
+                ),
+            );
+        }
         let config = TrackerConfig::from_env().expect("loads");
         assert_eq!(config.queue_capacity, 500);
         assert_eq!(config.batch_size, 20);
@@ -247,9 +250,11 @@ fn every_delivery_knob_has_a_default_and_an_environment_variable() {
         assert_eq!(config.retry_base, Duration::from_millis(100));
         assert_eq!(config.retry_cap, Duration::from_secs(5));
         assert_eq!(config.max_hit_age, Duration::from_secs(3600));
-        let spool = config.spool.expect("spool");
-        assert_eq!(spool.sync_interval, Duration::from_millis(500));
-        assert_eq!(spool.max_bytes, 64 * 1024 * 1024);
+        if cfg!(feature = "spool") {
+            let spool = config.spool.expect("spool");
+            assert_eq!(spool.sync_interval, Duration::from_millis(500));
+            assert_eq!(spool.max_bytes, 64 * 1024 * 1024);
+        }
         jail.set_env("MATOMO_BATCH_SIZE", "0");
         assert_eq!(
             TrackerConfig::from_env().unwrap_err().key(),
@@ -259,9 +264,20 @@ fn every_delivery_knob_has_a_default_and_an_environment_variable() {
     });
 }
 
+#[cfg(feature = "spool")]
 #[test]
 fn a_spool_in_a_missing_directory_is_named() {
     let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
     config.spool = Some(matomo_core::SpoolConfig::new("/nonexistent/dir/hits.redb"));
     assert_eq!(config.validate().unwrap_err().key(), Some("spool.path"));
+}
+
+#[cfg(not(feature = "spool"))]
+#[test]
+fn a_spool_without_the_spool_feature_is_refused_by_name() {
+    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+    config.spool = Some(matomo_core::SpoolConfig::new("hits.redb"));
+    let error = config.validate().unwrap_err();
+    assert_eq!(error.key(), Some("spool"));
+    assert!(error.to_string().contains("`spool` feature"), "{error}");
 }

@@ -4,22 +4,70 @@ use super::stats::Counters;
 #[cfg(feature = "spool")]
 use super::stats::DropReason;
 use crate::request::TrackingRequest;
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// A built hit waiting for delivery.
+/// A built hit waiting to be written to the spool.
+#[cfg(feature = "spool")]
 pub(crate) struct Pending {
     pub hit: TrackingRequest,
     /// Unix milliseconds when it was tracked.
     pub tracked_at: u64,
-    /// Its spool id, once it is on disk.
-    #[cfg_attr(not(feature = "spool"), allow(dead_code))]
-    pub id: Option<u64>,
+}
+
+/// The hits of one batch, apart from what is known about them: the transport takes the hits as
+/// they are, so no attempt copies them. The memory store is one of these, handed over whole when
+/// it is one batch or less, so a hit is not moved on its way from being built to being sent.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub hits: Vec<TrackingRequest>,
+    /// Unix milliseconds when each was tracked.
+    pub tracked_at: Vec<u64>,
+    /// Each one's spool id, once it is on disk.
+    pub ids: Vec<Option<u64>>,
+}
+
+impl Batch {
+    /// An empty batch with room for `capacity` hits.
+    fn with_capacity(capacity: usize) -> Self {
+        Batch {
+            hits: Vec::with_capacity(capacity),
+            tracked_at: Vec::with_capacity(capacity),
+            ids: Vec::with_capacity(capacity),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.hits.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hits.is_empty()
+    }
+
+    pub fn push(&mut self, hit: TrackingRequest, tracked_at: u64, id: Option<u64>) {
+        self.hits.push(hit);
+        self.tracked_at.push(tracked_at);
+        self.ids.push(id);
+    }
+
+    /// The oldest `limit` hits, taken out: the whole batch when it holds no more. This one is then
+    /// left empty with room for a whole batch (up to 1,024 hits), so filling it moves no hit again.
+    fn take_front(&mut self, limit: usize) -> Batch {
+        if self.len() <= limit {
+            let room = limit.min(1024).max(self.len());
+            return std::mem::replace(self, Batch::with_capacity(room));
+        }
+        Batch {
+            hits: self.hits.drain(..limit).collect(),
+            tracked_at: self.tracked_at.drain(..limit).collect(),
+            ids: self.ids.drain(..limit).collect(),
+        }
+    }
 }
 
 pub(crate) enum Store {
-    Memory(VecDeque<Pending>),
+    Memory(Batch),
     #[cfg(feature = "spool")]
     Disk {
         spool: Arc<std::sync::Mutex<crate::spool::Spool>>,
@@ -30,7 +78,7 @@ pub(crate) enum Store {
 
 impl Store {
     pub fn memory() -> Self {
-        Store::Memory(VecDeque::new())
+        Store::Memory(Batch::default())
     }
 
     #[cfg(feature = "spool")]
@@ -49,7 +97,7 @@ impl Store {
 
     pub fn len(&self) -> usize {
         match self {
-            Store::Memory(queue) => queue.len(),
+            Store::Memory(batch) => batch.len(),
             #[cfg(feature = "spool")]
             Store::Disk {
                 unsynced, on_disk, ..
@@ -57,11 +105,12 @@ impl Store {
         }
     }
 
-    pub fn push(&mut self, pending: Pending) {
+    /// Keeps a built hit, tracked at `tracked_at` (Unix milliseconds).
+    pub fn push(&mut self, hit: TrackingRequest, tracked_at: u64) {
         match self {
-            Store::Memory(queue) => queue.push_back(pending),
+            Store::Memory(batch) => batch.push(hit, tracked_at, None),
             #[cfg(feature = "spool")]
-            Store::Disk { unsynced, .. } => unsynced.push(pending),
+            Store::Disk { unsynced, .. } => unsynced.push(Pending { hit, tracked_at }),
         }
     }
 
@@ -119,17 +168,14 @@ impl Store {
 
     /// The oldest `limit` hits, still held until [`Store::finish`].
     #[cfg_attr(not(feature = "spool"), allow(unused_variables))]
-    pub async fn take(&mut self, limit: usize, counters: &Arc<Counters>) -> Vec<Pending> {
+    pub async fn take(&mut self, limit: usize, counters: &Arc<Counters>) -> Batch {
         match self {
-            Store::Memory(queue) => {
-                let n = queue.len().min(limit);
-                queue.drain(..n).collect()
-            }
+            Store::Memory(batch) => batch.take_front(limit),
             #[cfg(feature = "spool")]
             Store::Disk { .. } => {
                 self.sync(counters).await;
                 let Store::Disk { spool, on_disk, .. } = self else {
-                    return Vec::new();
+                    return Batch::default();
                 };
                 let spool = Arc::clone(spool);
                 let result = tokio::task::spawn_blocking(move || {
@@ -145,21 +191,19 @@ impl Store {
                             counters.drop_hits(DropReason::Corrupt, corrupt);
                             counters.done(corrupt);
                         }
-                        hits.into_iter()
-                            .map(|h| Pending {
-                                hit: h.hit,
-                                tracked_at: h.tracked_at,
-                                id: Some(h.id),
-                            })
-                            .collect()
+                        let mut batch = Batch::with_capacity(hits.len());
+                        for h in hits {
+                            batch.push(h.hit, h.tracked_at, Some(h.id));
+                        }
+                        batch
                     }
                     Ok(Err(error)) => {
                         tracing::error!(%error, "matomo: the spool could not be read");
-                        Vec::new()
+                        Batch::default()
                     }
                     Err(join) => {
                         tracing::error!(error = %join, "matomo: the spool reader failed");
-                        Vec::new()
+                        Batch::default()
                     }
                 }
             }
@@ -196,7 +240,7 @@ impl Store {
 
     pub fn oldest_tracked_at(&self) -> Option<u64> {
         match self {
-            Store::Memory(queue) => queue.front().map(|p| p.tracked_at),
+            Store::Memory(batch) => batch.tracked_at.first().copied(),
             #[cfg(feature = "spool")]
             Store::Disk { unsynced, .. } => unsynced.first().map(|p| p.tracked_at),
         }

@@ -2,7 +2,7 @@
 
 use super::backoff;
 use super::stats::{Counters, DropReason};
-use super::store::{Pending, Store};
+use super::store::{Batch, Store};
 use crate::client_memory::{ClientMemory, Recalled};
 use crate::config::{BotPolicy, TrackerConfig};
 use crate::exchange::HttpExchange;
@@ -254,11 +254,7 @@ impl Worker {
                 if self.first_pending.is_none() {
                     self.first_pending = Some(Instant::now());
                 }
-                self.store.push(Pending {
-                    hit,
-                    tracked_at,
-                    id: None,
-                });
+                self.store.push(hit, tracked_at);
             }
             Err(error) => {
                 tracing::warn!(%error, "matomo: a hit could not be built and is dropped");
@@ -314,15 +310,14 @@ impl Worker {
 
     /// Sends the oldest `batch_size` hits until they are delivered, rejected or dropped.
     async fn send_one_batch(&mut self) {
-        let taken = self
+        let mut batch = self
             .store
             .take(self.config.batch_size, &self.counters)
             .await;
         self.first_pending = (self.store.len() > 0).then(Instant::now);
-        if taken.is_empty() {
+        if batch.is_empty() {
             return;
         }
-        let mut batch = Batch::from(taken);
         let span = tracing::debug_span!("matomo.batch", hits = batch.len());
         let _enter = span.enter();
         let mut attempt = 0u32;
@@ -421,43 +416,6 @@ impl Worker {
             self.counters.done(old.len() as u64);
             self.store.finish(&old).await;
         }
-    }
-}
-
-/// The hits of one batch, apart from what is known about them: the transport takes the hits as
-/// they are, so no attempt copies them.
-#[derive(Default)]
-struct Batch {
-    hits: Vec<TrackingRequest>,
-    /// Unix milliseconds when each was tracked.
-    tracked_at: Vec<u64>,
-    /// Each one's spool id, once it is on disk.
-    ids: Vec<Option<u64>>,
-}
-
-impl Batch {
-    fn len(&self) -> usize {
-        self.hits.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.hits.is_empty()
-    }
-}
-
-impl From<Vec<Pending>> for Batch {
-    fn from(pending: Vec<Pending>) -> Self {
-        let mut batch = Batch {
-            hits: Vec::with_capacity(pending.len()),
-            tracked_at: Vec::with_capacity(pending.len()),
-            ids: Vec::with_capacity(pending.len()),
-        };
-        for p in pending {
-            batch.hits.push(p.hit);
-            batch.tracked_at.push(p.tracked_at);
-            batch.ids.push(p.id);
-        }
-        batch
     }
 }
 
