@@ -391,6 +391,19 @@ impl UrlMask {
         self.pattern.find(path).map(|found| found.end())
     }
 
+    /// [`UrlMask::apply`] as up to three pieces to write one after the other, without a copy of
+    /// the path: before the match, the replacement, after it. A pattern anchored at the start with
+    /// a plain replacement matches once at most, the common case; any other mask is applied whole.
+    pub(crate) fn apply_parts<'a>(&'a self, path: &'a str) -> MaskedPath<'a> {
+        if self.anchored && !self.expands {
+            return match self.find_anchored(path).and_then(|end| path.get(end..)) {
+                Some(rest) => MaskedPath::Parts(["", &self.replacement, rest]),
+                None => MaskedPath::Parts([path, "", ""]),
+            };
+        }
+        MaskedPath::from(self.apply(path))
+    }
+
     /// `path` with each of `matches` replaced: what `replace_all` does with a replacement without
     /// groups, into a string that has room for one replacement from the start (a mask replaces
     /// once, mostly, and with longer text: `/users/42` becomes `/users/:id`, so `replace_all`'s
@@ -407,6 +420,32 @@ impl UrlMask {
         }
         masked.push_str(path.get(copied..).unwrap_or_default());
         masked
+    }
+}
+
+/// A masked path, as pieces to write one after the other, or as a whole text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MaskedPath<'a> {
+    Parts([&'a str; 3]),
+    Owned(String),
+}
+
+impl MaskedPath<'_> {
+    /// The pieces, in order (some may be empty).
+    pub(crate) fn parts(&self) -> [&str; 3] {
+        match self {
+            MaskedPath::Parts(parts) => *parts,
+            MaskedPath::Owned(text) => [text, "", ""],
+        }
+    }
+}
+
+impl<'a> From<std::borrow::Cow<'a, str>> for MaskedPath<'a> {
+    fn from(text: std::borrow::Cow<'a, str>) -> Self {
+        match text {
+            std::borrow::Cow::Borrowed(text) => MaskedPath::Parts([text, "", ""]),
+            std::borrow::Cow::Owned(text) => MaskedPath::Owned(text),
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use crate::config::{BotPolicy, ConfigError, TrackerConfig};
 use crate::derived_ids::DerivedIds;
 use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
-use crate::privacy::{anonymize_ip, mask_path, name_filter, redact_query_with};
+use crate::privacy::{anonymize_ip, mask_path_parts, name_filter, redact_query_with};
 use crate::request::{
     millis, unix_seconds, Action, BuildError, SharedText, Text, TextsWriter, TrackingRequest,
 };
@@ -174,7 +174,8 @@ impl HitBuilder {
             Some(template) if config.mask_with_route_template => template,
             _ => exchange.path(),
         };
-        let masked = mask_path(path, &config.url_masks);
+        let masked = mask_path_parts(path, &config.url_masks);
+        let masked = masked.parts();
         let query = exchange.query().filter(|q| !q.is_empty()).map(|query| {
             redact_query_with(query, &config.redact_query_params, self.redacted_filter)
         });
@@ -187,25 +188,34 @@ impl HitBuilder {
             Some(base) => [base, "", ""],
             None => [scheme.as_str(), "://", host],
         };
-        let url = [origin[0], origin[1], origin[2], &masked, query[0], query[1]];
+        let url = [
+            origin[0], origin[1], origin[2], masked[0], masked[1], masked[2], query[0], query[1],
+        ];
         let ip = client_ip(exchange, &config.trusted_proxies);
         let named = exchange.get(Field::ActionName);
         let title = named.is_none().then(|| self.title(exchange)).flatten();
+        // Else the masked path, which the URL holds already.
         let action_name = named
             .or(title.as_deref())
-            .or_else(|| exchange.get(Field::RouteName))
-            .unwrap_or(&masked);
+            .or_else(|| exchange.get(Field::RouteName));
         let referrer = exchange.get(Field::Referer).filter(|r| !r.is_empty());
         let user_id = exchange.get(Field::UserId).filter(|u| !u.is_empty());
         // One allocation for all four texts.
         let mut texts = TextsWriter::new(
             url.iter().map(|part| part.len()).sum::<usize>()
-                + action_name.len()
+                + action_name.map_or(0, str::len)
                 + referrer.map_or(0, str::len)
                 + user_id.map_or(0, str::len),
         );
+        let path_start = texts.written() + origin.iter().map(|part| part.len()).sum::<usize>();
         texts.push(Text::Url, &url);
-        texts.push(Text::ActionName, &[action_name]);
+        match action_name {
+            Some(name) => texts.push(Text::ActionName, &[name]),
+            None => {
+                let path_len: usize = masked.iter().map(|part| part.len()).sum();
+                texts.repeat(Text::ActionName, path_start..path_start + path_len);
+            }
+        }
         if let Some(referrer) = referrer {
             texts.push(Text::Referrer, &[referrer]);
         }

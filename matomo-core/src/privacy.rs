@@ -3,7 +3,7 @@
 //! `cip` is never sent without a token: that rule lives in [`crate::request::RequestBuilder::build`]
 //! and in [`crate::hit`], which only sets `cip` when a token is configured.
 
-use crate::config::UrlMask;
+use crate::config::{MaskedPath, UrlMask};
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -48,6 +48,15 @@ pub fn mask_path<'a>(path: &'a str, masks: &[UrlMask]) -> Cow<'a, str> {
         }
     }
     current
+}
+
+/// [`mask_path`] as pieces to write one after the other: a single mask of the common kind (see
+/// [`UrlMask::apply_parts`]) leaves the path where it is.
+pub(crate) fn mask_path_parts<'a>(path: &'a str, masks: &'a [UrlMask]) -> MaskedPath<'a> {
+    match masks {
+        [only] => only.apply_parts(path),
+        masks => MaskedPath::from(mask_path(path, masks)),
+    }
 }
 
 /// Replaces the values of the named query parameters (names compared case-insensitively, after

@@ -245,3 +245,41 @@ fn arabic_paths_survive_to_the_wire() {
         Some("http://shop.example/%D9%85%D8%B1%D8%AD%D8%A8%D8%A7")
     );
 }
+
+proptest::proptest! {
+    /// The URL is the origin, the masked path and the query; without a name, title or route, the
+    /// action name is the masked path: with no mask, one mask of either kind, or several.
+    #[test]
+    fn the_url_and_the_fallback_action_name_hold_the_masked_path(
+        path in "/(users|x|é|[0-9]{1,3}|/){0,6}",
+        query in proptest::option::of("[a-z0-9=&]{0,12}"),
+        masks in proptest::sample::select(vec![0usize, 1, 2, 3]),
+        base in proptest::option::of(proptest::sample::select(vec!["https://www.shop.example", "https://s.example/app"])),
+    ) {
+        let mut config = config();
+        config.url_masks = match masks {
+            0 => vec![],
+            1 => vec![UrlMask::new(r"^/users/\d+", "/users/:id").unwrap()],
+            2 => vec![UrlMask::new(r"\d+", "{n}").unwrap()],
+            _ => vec![
+                UrlMask::new(r"^/users/\d+", "/users/:id").unwrap(),
+                UrlMask::new("é", "e").unwrap(),
+            ],
+        };
+        config.site_base_url = base.map(str::to_owned);
+        let target = match &query {
+            Some(query) => format!("{path}?{query}"),
+            None => path.clone(),
+        };
+        let hit = HitBuilder::new(&config).unwrap().build(&page(&target).build()).unwrap();
+        let masked = matomo_core::mask_path(&path, &config.url_masks);
+        let origin = base.unwrap_or("http://shop.example");
+        let query = query.filter(|q| !q.is_empty()).map(|q| matomo_core::redact_query(&q, &config.redact_query_params).into_owned());
+        let expected = match query {
+            Some(query) => format!("{origin}{masked}?{query}"),
+            None => format!("{origin}{masked}"),
+        };
+        proptest::prop_assert_eq!(hit.url(), Some(expected.as_str()));
+        proptest::prop_assert_eq!(hit.action_name(), Some(&*masked));
+    }
+}

@@ -29,30 +29,39 @@ impl Text {
     }
 }
 
-/// The texts, one after the other in [`Text`] order in `buffer`: text `i` ends at `ends[i]` and
-/// starts where text `i - 1` ends; a missing text takes no room, and `present` has bit `i` set for
-/// each text that is there (an empty text is there). The layout is canonical, so the derived
-/// equality compares texts.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// Where a text that is not there "starts".
+const ABSENT: usize = usize::MAX;
+
+/// The texts in one buffer: text `i` is `buffer[spans[i].0..spans[i].1]`, or missing when its
+/// span starts at [`ABSENT`]. Spans may overlap: a page view's action name is most often its URL's
+/// path, written once ([`TextsWriter::repeat`]). Texts compare by content.
+#[derive(Clone)]
 pub(crate) struct Texts {
     buffer: String,
-    ends: [usize; 4],
-    present: u8,
+    spans: [(usize, usize); 4],
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        Self {
+            buffer: String::new(),
+            spans: [(ABSENT, 0); 4],
+        }
+    }
 }
 
 impl Texts {
     /// Text `which`, when it is there.
     #[inline]
     pub(crate) fn get(&self, which: Text) -> Option<&str> {
-        let i = which as usize;
-        if self.present & (1 << i) == 0 {
+        let (start, end) = self.spans[which as usize];
+        if start == ABSENT {
             return None;
         }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        self.buffer.get(start..self.ends[i])
+        self.buffer.get(start..end)
     }
 
-    /// The length of all texts together.
+    /// About how long the texts are together (a text inside another counts once).
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.buffer.len()
@@ -71,6 +80,16 @@ impl Texts {
     }
 }
 
+impl PartialEq for Texts {
+    fn eq(&self, other: &Self) -> bool {
+        Text::ALL
+            .into_iter()
+            .all(|text| self.get(text) == other.get(text))
+    }
+}
+
+impl Eq for Texts {}
+
 impl fmt::Debug for Texts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
@@ -83,12 +102,10 @@ impl fmt::Debug for Texts {
     }
 }
 
-/// Writes [`Texts`] in one allocation: each text pushed in [`Text`] order (missing ones skipped),
-/// from its parts.
+/// Writes [`Texts`] in one allocation: each text from its parts, or as a stretch of what was
+/// written already.
 pub(crate) struct TextsWriter {
     texts: Texts,
-    /// The first text not written yet.
-    next: usize,
 }
 
 impl TextsWriter {
@@ -100,35 +117,39 @@ impl TextsWriter {
                 buffer: String::with_capacity(capacity),
                 ..Texts::default()
             },
-            next: 0,
         }
     }
 
-    /// Appends text `which`, the concatenation of `parts`. A text pushed out of order, or twice,
-    /// is set in place of the earlier one all the same (at the cost of writing the buffer again).
-    /// Inlined: the parts are few and often literals, so each copy is compiled for its part.
+    /// How many bytes are written: where the next text will start.
+    #[inline]
+    pub(crate) fn written(&self) -> usize {
+        self.texts.buffer.len()
+    }
+
+    /// Appends text `which`, the concatenation of `parts` (in place of any earlier one). Inlined:
+    /// the parts are few and often literals, so each copy is compiled for its part.
     #[inline(always)]
     pub(crate) fn push(&mut self, which: Text, parts: &[&str]) {
-        let i = which as usize;
-        if i < self.next {
-            self.texts.set(which, Some(&parts.concat()));
-            return;
-        }
-        let len = self.texts.buffer.len();
-        self.texts.ends[self.next..i].fill(len);
+        let start = self.texts.buffer.len();
         for part in parts {
             self.texts.buffer.push_str(part);
         }
-        self.texts.ends[i] = self.texts.buffer.len();
-        self.texts.present |= 1 << i;
-        self.next = i + 1;
+        self.texts.spans[which as usize] = (start, self.texts.buffer.len());
+    }
+
+    /// Text `which` is the bytes `range` of what was written already (a part pushed earlier, as
+    /// [`TextsWriter::written`] told before and after it): nothing is copied. A range that is not
+    /// such a part is ignored.
+    #[inline]
+    pub(crate) fn repeat(&mut self, which: Text, range: std::ops::Range<usize>) {
+        if self.texts.buffer.get(range.clone()).is_some() {
+            self.texts.spans[which as usize] = (range.start, range.end);
+        }
     }
 
     /// The texts written.
     #[inline]
-    pub(crate) fn finish(mut self) -> Texts {
-        let len = self.texts.buffer.len();
-        self.texts.ends[self.next..].fill(len);
+    pub(crate) fn finish(self) -> Texts {
         self.texts
     }
 }
@@ -173,7 +194,7 @@ mod tests {
             changed[which] = value.clone();
             let mut set = written(&texts);
             set.set(Text::ALL[which], value.as_deref());
-            // Equal to the texts written at once: the layout is canonical.
+            // Equal to the texts written at once.
             prop_assert_eq!(&set, &written(&changed));
             prop_assert_eq!(set.get(Text::ALL[which]), value.as_deref());
         }
@@ -185,13 +206,17 @@ mod tests {
     }
 
     #[test]
-    fn parts_are_joined_and_order_is_forgiven() {
+    fn parts_are_joined_and_a_text_can_be_part_of_another() {
         let mut writer = TextsWriter::new(8);
-        writer.push(Text::Url, &["https://a.example", "/x", "?", "q=1"]);
         writer.push(Text::UserId, &["u"]);
-        // Out of order: set in place all the same.
-        writer.push(Text::ActionName, &["/x"]);
+        let url = writer.written();
+        writer.push(Text::Url, &["https://a.example", "/x", "?", "q=1"]);
+        // The path, inside the URL.
+        writer.repeat(Text::ActionName, url + 17..url + 19);
+        // Pushed again: the later one counts.
         writer.push(Text::UserId, &["v"]);
+        // Not a stretch of what was written: ignored.
+        writer.repeat(Text::Referrer, 3..100);
         let texts = writer.finish();
         assert_eq!(texts.get(Text::Url), Some("https://a.example/x?q=1"));
         assert_eq!(texts.get(Text::ActionName), Some("/x"));
@@ -201,6 +226,12 @@ mod tests {
             format!("{texts:?}"),
             r#"{"url": "https://a.example/x?q=1", "action_name": "/x", "uid": "v"}"#
         );
+        // Equal to the same texts written one after the other.
+        let mut plain = TextsWriter::new(0);
+        plain.push(Text::Url, &["https://a.example/x?q=1"]);
+        plain.push(Text::ActionName, &["/x"]);
+        plain.push(Text::UserId, &["v"]);
+        assert_eq!(texts, plain.finish());
         let mut empty = Texts::default();
         empty.set(Text::Referrer, Some(""));
         assert_eq!(empty.get(Text::Referrer), Some(""));
