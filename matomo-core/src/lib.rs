@@ -57,6 +57,7 @@ pub mod config;
 mod derived_ids;
 pub mod dispatch;
 pub mod exchange;
+mod form_scan;
 pub mod hit;
 pub mod identity;
 pub mod privacy;

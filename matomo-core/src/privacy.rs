@@ -4,6 +4,7 @@
 //! and in [`crate::hit`], which only sets `cip` when a token is configured.
 
 use crate::config::{MaskedPath, UrlMask};
+use crate::form_scan::next_form_byte;
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -115,7 +116,7 @@ pub(crate) fn redact_query_with<'a>(query: &'a str, names: &[String], filter: u6
     };
     // Most queries hold nothing to redact: find that out in one pass over the bytes, without
     // allocating.
-    if !any_pair_named(query.as_bytes(), is_redacted) {
+    if !any_pair_named(query.as_bytes(), filter, is_redacted) {
         return Cow::Borrowed(query);
     }
     let pairs = || query.as_bytes().split(|&b| b == b'&');
@@ -138,14 +139,17 @@ pub(crate) fn redact_query_with<'a>(query: &'a str, names: &[String], filter: u6
 }
 
 /// Whether `wanted(raw name, holds % or +)` holds for the name of any `name=value` pair of `query`
-/// (a pair without `=` has no value, so it is never wanted).
-fn any_pair_named(query: &[u8], wanted: impl Fn(&[u8], bool) -> bool) -> bool {
+/// (a pair without `=` has no value, so it is never wanted). A plain name whose bit is clear in
+/// `filter` is passed over without a call; the scan jumps from one `&`, `=`, `%` or `+` to the next.
+fn any_pair_named(query: &[u8], filter: u64, wanted: impl Fn(&[u8], bool) -> bool) -> bool {
     let (mut start, mut in_name, mut encoded) = (0, true, false);
-    for (i, &b) in query.iter().enumerate() {
+    let mut at = next_form_byte(query, 0);
+    while let Some(&b) = query.get(at) {
         match b {
-            b'&' => (start, in_name, encoded) = (i + 1, true, false),
+            b'&' => (start, in_name, encoded) = (at + 1, true, false),
             b'=' if in_name => {
-                if wanted(&query[start..i], encoded) {
+                let name = &query[start..at];
+                if (encoded || filter & name_bit(name) != 0) && wanted(name, encoded) {
                     return true;
                 }
                 in_name = false;
@@ -153,6 +157,7 @@ fn any_pair_named(query: &[u8], wanted: impl Fn(&[u8], bool) -> bool) -> bool {
             b'%' | b'+' => encoded |= in_name,
             _ => {}
         }
+        at = next_form_byte(query, at + 1);
     }
     false
 }

@@ -11,6 +11,7 @@ use super::{
     Goal, Performance, ProductView, Rare, RareBox, SharedText, SiteSearch, Text, TextsWriter,
     TrackingRequest,
 };
+use crate::form_scan::next_form_byte;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -120,44 +121,10 @@ fn ascii_text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Where the next byte that [`parse_pairs`] stops at (`&`, `=`, `%` or `+`) is, at or after
-/// `from`; `bytes.len()` when there is none.
-///
-/// Eight bytes per step, all four tested at once on the word (the classic "has a zero byte" test on
-/// the word xor each byte): a byte-at-a-time loop costs about six instructions a byte, this about
-/// two. The test can flag a byte above a real match (a borrow), never one below it, so the lowest
-/// flagged byte is exact.
-#[inline(always)]
-fn next_special(bytes: &[u8], mut from: usize) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has = |word: u64, byte: u8| {
-        let xored = word ^ (ONES * u64::from(byte));
-        xored.wrapping_sub(ONES) & !xored & HIGHS
-    };
-    while let Some(chunk) = bytes.get(from..from + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let found = has(word, b'&') | has(word, b'=') | has(word, b'%') | has(word, b'+');
-        if found != 0 {
-            return from + (found.trailing_zeros() / 8) as usize;
-        }
-        from += 8;
-    }
-    bytes
-        .get(from..)
-        .and_then(|tail| {
-            tail.iter()
-                .position(|b| matches!(b, b'&' | b'=' | b'%' | b'+'))
-        })
-        .map_or(bytes.len(), |at| from + at)
-}
-
 /// The `name=value` pairs of an `application/x-www-form-urlencoded` string, decoded: exactly what
 /// `form_urlencoded::parse` yields (`&`-separated, empty pieces skipped, `+` for a space, invalid
 /// `%` sequences kept as they are, UTF-8 read lossily), but in one pass over each pair that jumps
-/// from one separator or escape to the next ([`next_special`]), finds the pair's end, its `=` and
+/// from one separator or escape to the next ([`next_form_byte`]), finds the pair's end, its `=` and
 /// its first escapes together, and borrows every component that holds no escape. Decoding is most
 /// of what the Matomo stand-in does per hit, and the byte-at-a-time iterator form costs several
 /// times as much.
@@ -172,7 +139,7 @@ pub(crate) fn parse_pairs(input: &str) -> impl Iterator<Item = (Cow<'_, str>, Co
         let (mut end, mut equals) = (start, None);
         let (mut name_escape, mut value_escape) = (None, None);
         loop {
-            end = next_special(bytes, end);
+            end = next_form_byte(bytes, end);
             match bytes.get(end) {
                 None | Some(b'&') => break,
                 Some(b'=') => {
@@ -1056,7 +1023,7 @@ fn decode_action(fields: &mut Fields<'_>) -> Result<Action, DecodeError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{next_special, parse_pairs, push_escaped, trimmed, ESCAPED};
+    use super::{parse_pairs, push_escaped, trimmed, ESCAPED};
     use proptest::prelude::*;
 
     /// Percent-encoding as the docs say it, one byte at a time.
@@ -1098,36 +1065,6 @@ mod tests {
         pairs
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()
-    }
-
-    #[test]
-    fn the_word_scan_stops_at_the_first_separator_or_escape_exactly() {
-        // Every byte value at every offset of a 20-byte run (two words and a tail), after a byte
-        // that can make the word test borrow (a stop's neighbour) or not.
-        let reference = |bytes: &[u8], from: usize| {
-            bytes[from..]
-                .iter()
-                .position(|b| b"&=%+".contains(b))
-                .map_or(bytes.len(), |at| from + at)
-        };
-        for before in [b'a', b'%' + 1, b'&' + 1, b'=' - 1, 0x80, 0xff] {
-            for at in 0..20 {
-                for byte in 0..=255u8 {
-                    let mut bytes = vec![b'x'; 20];
-                    bytes[at] = byte;
-                    if at > 0 {
-                        bytes[at - 1] = before;
-                    }
-                    for from in [0, 1, 7, 8, 13] {
-                        assert_eq!(
-                            next_special(&bytes, from),
-                            reference(&bytes, from),
-                            "{bytes:?} from {from}"
-                        );
-                    }
-                }
-            }
-        }
     }
 
     #[test]
