@@ -298,7 +298,7 @@ impl<'de> Deserialize<'de> for PathPattern {
 /// assert_eq!(mask.apply("/users/123/"), "/users/:id/");
 /// assert_eq!(mask.apply("/users/123"), "/users/:id");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct UrlMask {
     pattern: Regex,
     replacement: String,
@@ -311,6 +311,16 @@ pub struct UrlMask {
     /// over the path's first bytes, about a third of what the regex's lazy DFA costs (it runs for
     /// every hit). `None` when the pattern is not anchored or its DFA would be large.
     dfa: Option<Arc<dense::DFA<Vec<u32>>>>,
+}
+
+impl fmt::Debug for UrlMask {
+    /// The pattern and the replacement: what was configured (the compiled forms are tables).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UrlMask")
+            .field("pattern", &self.pattern.as_str())
+            .field("replacement", &self.replacement)
+            .finish()
+    }
 }
 
 /// The largest DFA a mask keeps (a mask such as `^/users/\d+` takes a few KiB, Unicode classes

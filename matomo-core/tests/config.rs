@@ -181,6 +181,15 @@ fn debug_output_masks_the_token_and_the_salt() {
 }
 
 #[test]
+fn a_url_mask_prints_as_configured() {
+    let mask = matomo_core::UrlMask::new(r"^/users/\d+", "/users/:id").unwrap();
+    assert_eq!(
+        format!("{mask:?}"),
+        r#"UrlMask { pattern: "^/users/\\d+", replacement: "/users/:id" }"#
+    );
+}
+
+#[test]
 #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
 fn environment_variables_configure_a_tracker_and_foreign_ones_are_ignored() {
     figment::Jail::expect_with(|jail| {

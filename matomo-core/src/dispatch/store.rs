@@ -54,6 +54,9 @@ impl Batch {
     /// The oldest `limit` hits, taken out: the whole batch when it holds no more. This one is then
     /// left empty with room for a whole batch (up to 1,024 hits), so filling it moves no hit again.
     fn take_front(&mut self, limit: usize) -> Batch {
+        if self.is_empty() {
+            return Batch::default();
+        }
         if self.len() <= limit {
             let room = limit.min(1024).max(self.len());
             return std::mem::replace(self, Batch::with_capacity(room));
