@@ -262,10 +262,14 @@ fn report(name: &str, value: Option<(f64, f64, f64)>, limit: f64, unit: &str) ->
     match value {
         Some((median, min, max)) => {
             let pass = median <= limit;
-            println!(
-                "{name}: {median:.1} {unit}/hit (min {min:.1}, max {max:.1}; target <= {limit}) {}",
-                if pass { "PASS" } else { "FAIL" }
-            );
+            if limit.is_finite() {
+                println!(
+                    "{name}: {median:.1} {unit}/hit (min {min:.1}, max {max:.1}; target <= {limit}) {}",
+                    if pass { "PASS" } else { "FAIL" }
+                );
+            } else {
+                println!("{name}: {median:.1} {unit}/hit (min {min:.1}, max {max:.1})");
+            }
             pass
         }
         None => {
