@@ -11,15 +11,36 @@ use crate::exchange::{Field, HttpExchange};
 use crate::request::{SharedText, TextKey};
 use crate::rules::is_bot;
 use rustc_hash::FxHashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 
-/// How many user agents, and how many languages, are kept; each memory is forgotten when it is
-/// full, so a flood of distinct values costs a re-scan and a copy, never unbounded memory.
-const CAPACITY: usize = 1024;
+/// How many entries a memory of the dispatcher's keeps (user agents, languages, derived visitor
+/// ids); each is forgotten when it is full, so a flood of distinct values costs a re-scan and a
+/// copy, never unbounded memory.
+pub(crate) const CAPACITY: usize = 1024;
 
-/// Texts longer than this are not kept (scanned and copied each time): real browsers send a few
+/// Texts longer than this are not kept (worked out and copied each time): real browsers send a few
 /// hundred bytes at most, and keeping a long one would let an entry hold a lot of memory.
-const LONGEST_KEPT: usize = 512;
+pub(crate) const LONGEST_KEPT: usize = 512;
+
+/// Keeps `value` under `key` in a memory bounded as above, unless the `text` it holds is too long;
+/// a full memory starts over. The one rule the dispatcher's memories share. Out of line: it only
+/// runs when a memory learns something, and inlined it weighs on the lookups around it.
+#[inline(never)]
+pub(crate) fn keep_bounded<K: Hash + Eq, V>(
+    known: &mut FxHashMap<K, V>,
+    text: Option<&str>,
+    key: K,
+    value: V,
+) {
+    if text.is_some_and(|text| text.len() > LONGEST_KEPT) {
+        return;
+    }
+    if known.len() >= CAPACITY {
+        known.clear();
+    }
+    known.insert(key, value);
+}
 
 /// What a [`ClientMemory`] recalled about an exchange's client, for
 /// [`HitBuilder::build_recalled`](crate::HitBuilder::build_recalled): the user agent's and
@@ -144,12 +165,7 @@ fn remember<V: Copy>(
     }
     let shared = SharedText::new(text);
     let value = learn();
-    if text.len() <= LONGEST_KEPT {
-        if known.len() >= CAPACITY {
-            known.clear();
-        }
-        known.insert(TextKey(Arc::clone(&shared)), value);
-    }
+    keep_bounded(known, Some(text), TextKey(Arc::clone(&shared)), value);
     (shared, value)
 }
 

@@ -5,18 +5,13 @@
 //! The ids worked out are kept, so each visitor's is hashed once. The memory holds IP addresses and
 //! user agents, as the queue does; it is bounded and never printed.
 
+use crate::client_memory::keep_bounded;
 use crate::identity::VisitorIdDeriver;
 use crate::visitor::VisitorId;
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Mutex;
-
-/// How many visitors are kept; the memory is forgotten when it is full.
-const CAPACITY: usize = 1024;
-
-/// User agents longer than this are not kept (their id is derived each time).
-const LONGEST_KEPT: usize = 512;
 
 struct Known {
     ip: Option<IpAddr>,
@@ -51,19 +46,18 @@ impl DerivedIds {
             }
         }
         let id = deriver.derive(ip, user_agent);
-        if user_agent.is_none_or(|ua| ua.len() <= LONGEST_KEPT) {
-            if known.len() >= CAPACITY {
-                known.clear();
-            }
-            known.insert(
-                key,
-                Known {
-                    ip,
-                    user_agent: user_agent.map(Box::from),
-                    id,
-                },
-            );
-        }
+        // As many visitors as the client memory keeps user agents; a user agent too long to keep
+        // has its id derived each time.
+        keep_bounded(
+            &mut known,
+            user_agent,
+            key,
+            Known {
+                ip,
+                user_agent: user_agent.map(Box::from),
+                id,
+            },
+        );
         id
     }
 
@@ -89,6 +83,7 @@ impl std::fmt::Debug for DerivedIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client_memory::{CAPACITY, LONGEST_KEPT};
     use crate::secret::Salt;
 
     #[test]
