@@ -54,15 +54,15 @@ pub fn visitor_id_from_cookies(cookie_header: &str, site_id: u32) -> Option<Visi
         if name_rest.first() != Some(&b'.') {
             continue;
         }
-        let end = memchr::memchr(b';', name_rest).unwrap_or(name_rest.len());
-        let pair = &name_rest[..end];
-        // Short (`.<hash>=`): a plain scan beats memchr's set-up.
-        let Some(equals) = pair.iter().position(|&b| b == b'=') else {
-            continue;
-        };
-        let value = pair[equals + 1..].trim_ascii();
-        let value = value.strip_prefix(b"\"").unwrap_or(value);
-        if let Some(id) = pk_id_bytes(value.strip_suffix(b"\"").unwrap_or(value)) {
+        // The name ends at its `=`; a `;` before it ends a cookie without a value.
+        let mut value = None;
+        for (at, &b) in name_rest.iter().enumerate() {
+            if b == b'=' || b == b';' {
+                value = (b == b'=').then(|| &name_rest[at + 1..]);
+                break;
+            }
+        }
+        if let Some(id) = value.and_then(pk_id_in_cookie) {
             return Some(id);
         }
     }
@@ -94,28 +94,53 @@ pub fn parse_pk_id(value: &str) -> Option<VisitorId> {
 }
 
 fn pk_id_bytes(value: &[u8]) -> Option<VisitorId> {
-    // The id's 16 digits and a dot, then 1, 2 (the second empty: a trailing dot) or 5 fields.
-    let id = value.get(..16)?;
-    let rest = value.get(16..)?.strip_prefix(b".")?;
-    let first_end = rest.iter().position(|&b| b == b'.').unwrap_or(rest.len());
-    if !is_number(&rest[..first_end]) {
+    let (id, end) = pk_id_head(value)?;
+    pk_id_tail(&value[end..]).then_some(id)
+}
+
+/// A `_pk_id` cookie's visitor id: `rest` runs from after the cookie's `=` to the end of the header,
+/// and the value ends at the next `;`. Blanks around the value and a quote at either end of it are
+/// passed over. Read forwards, so the usual value (`id.createTs.` up to the header's end or a `;`)
+/// is read once, without first looking for its end.
+fn pk_id_in_cookie(rest: &[u8]) -> Option<VisitorId> {
+    let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    let value = &rest[start..];
+    let value = value.strip_prefix(b"\"").unwrap_or(value);
+    let (id, end) = pk_id_head(value)?;
+    let after = &value[end..];
+    let tail = &after[..after.iter().position(|&b| b == b';').unwrap_or(after.len())];
+    let tail = tail.trim_ascii_end();
+    pk_id_tail(tail.strip_suffix(b"\"").unwrap_or(tail)).then_some(id)
+}
+
+/// The visitor id at the start of a `_pk_id` value, and where its first field ends: 16 hex digits,
+/// a dot, and 1 to 20 digits (the creation time).
+fn pk_id_head(value: &[u8]) -> Option<(VisitorId, usize)> {
+    let id = VisitorId::from_hex(value.get(..16)?)?;
+    if value.get(16) != Some(&b'.') {
         return None;
     }
-    let rest_ok = match rest.get(first_end + 1..) {
-        // `id.createTs`, `id.createTs.`
-        None | Some(b"") => true,
-        // The older layout: four more fields, each empty or a number.
-        Some(tail) => {
-            memchr::memchr_iter(b'.', tail).count() == 3
-                && tail
+    let mut end = 17;
+    while value.get(end).is_some_and(u8::is_ascii_digit) {
+        end += 1;
+    }
+    // One to 20 digits.
+    (18..=37).contains(&end).then_some((id, end))
+}
+
+/// Whether what follows the first field completes a layout: nothing or a lone dot (Matomo 4+), or a
+/// dot and four more fields, each empty or a number (the older layout).
+fn pk_id_tail(tail: &[u8]) -> bool {
+    match tail {
+        [] | [b'.'] => true,
+        [b'.', rest @ ..] => {
+            memchr::memchr_iter(b'.', rest).count() == 3
+                && rest
                     .split(|&b| b == b'.')
                     .all(|f| f.is_empty() || is_number(f))
         }
-    };
-    if !rest_ok {
-        return None;
+        _ => false,
     }
-    VisitorId::from_hex(id)
 }
 
 fn is_number(field: &[u8]) -> bool {

@@ -70,6 +70,30 @@ fn the_cookie_is_found_among_others_in_any_spacing_and_quoting() {
 }
 
 #[test]
+fn the_creation_time_is_one_to_twenty_digits() {
+    let id = Some("0123456789abcdef".parse().unwrap());
+    for (time, expected) in [
+        ("", None),
+        ("1", id),
+        ("12345678901234567890", id),
+        ("123456789012345678901", None),
+    ] {
+        for tail in [
+            "",
+            ".",
+            ";x=1",
+            ". ; x=1",
+            ".1.2.3.4",
+            ".1.2.3.123456789012345678901",
+        ] {
+            let header = format!("_pk_id.1.x=0123456789abcdef.{time}{tail}");
+            let expected = expected.filter(|_| !tail.ends_with("901"));
+            assert_eq!(visitor_id_from_cookies(&header, 1), expected, "{header}");
+        }
+    }
+}
+
+#[test]
 fn another_sites_cookie_is_not_used() {
     assert_eq!(
         visitor_id_from_cookies("_pk_id.12.x=0011223344556677.1600000000", 1),
@@ -273,7 +297,9 @@ proptest! {
                 Just("0123456789abcdef"), Just("0123456789abcde.1"), Just("0123456789abcdef.1.2.3"),
                 Just("0123456789abcdef.1.2.3.4"), Just("0123456789abcdef.1.2.3.4.5.6"),
                 Just("0123456789abcdef.123456789012345678901"), Just("_pk_id.1.x=0123456789abcdef.1"),
-                Just(""),
+                Just("0123456789abcdef.12345678901234567890"), Just("0123456789abcdef.1\" "),
+                Just("0123456789abcdef.1 \""), Just("\" 0123456789abcdef.1"), Just("\"\"0123456789abcdef.1"),
+                Just("0123456789abcdef.1.\"\""), Just(""),
             ],
             "[ -~]{0,6}",
             prop_oneof![Just("; "), Just(";"), Just(" ;\t"), Just(";;"), Just("")],
@@ -290,5 +316,19 @@ proptest! {
                 "{:?} for site {}", header, site
             );
         }
+    }
+
+    /// Values made of the bytes the value reader decides on (digits, hex, dots, blanks, quotes,
+    /// separators), after a name that matches: read as the reference reads them.
+    #[test]
+    fn cookie_values_read_as_the_reference_reads_them(
+        value in "[\"\t ]{0,2}[0-9a-f]{14,17}[.0-9]{0,26}[0-9a-g.;\"\t =]{0,8}",
+    ) {
+        let header = format!("_pk_id.1.x={value}");
+        prop_assert_eq!(
+            visitor_id_from_cookies(&header, 1),
+            cookie_reference(&header, 1),
+            "{:?}", header
+        );
     }
 }
