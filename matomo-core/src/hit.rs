@@ -19,7 +19,7 @@
 
 use crate::client_memory::Recalled;
 use crate::config::{BotPolicy, ConfigError, TrackerConfig};
-use crate::derived_ids::DerivedIds;
+use crate::derived_ids::{DerivedIds, UserAgent};
 use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
 use crate::privacy::{anonymize_ip, mask_path_parts, name_filter, redact_query_with};
@@ -112,18 +112,25 @@ impl HitBuilder {
 
     /// The visitor id this exchange's visitor gets: the `_pk_id` cookie's, else derived.
     pub fn visitor_id(&self, exchange: &HttpExchange) -> crate::VisitorId {
-        self.visitor_id_with(exchange, client_ip(exchange, &self.config.trusted_proxies))
+        self.visitor_id_with(
+            exchange,
+            client_ip(exchange, &self.config.trusted_proxies),
+            exchange.get(Field::UserAgent).map(UserAgent::Text),
+        )
     }
 
     /// [`HitBuilder::visitor_id`] when the client IP is known already.
-    fn visitor_id_with(&self, exchange: &HttpExchange, ip: Option<IpAddr>) -> crate::VisitorId {
+    /// `user_agent` is the exchange's, as text or as the shared copy a client memory keeps.
+    fn visitor_id_with(
+        &self,
+        exchange: &HttpExchange,
+        ip: Option<IpAddr>,
+        user_agent: Option<UserAgent<'_>>,
+    ) -> crate::VisitorId {
         exchange
             .get(Field::Cookie)
             .and_then(|cookies| visitor_id_from_cookies(cookies, self.config.site_id))
-            .unwrap_or_else(|| {
-                self.derived
-                    .get(&self.deriver, ip, exchange.get(Field::UserAgent))
-            })
+            .unwrap_or_else(|| self.derived.get(&self.deriver, ip, user_agent))
     }
 
     /// Starts the hit for an exchange: everything above but the action, so an application can turn
@@ -231,7 +238,11 @@ impl HitBuilder {
         hit.performance.server = Some(millis(exchange.duration()));
         hit.time = Some(unix_seconds(exchange.served_at()));
         hit.texts = texts.finish();
-        hit.forced_visitor_id = Some(self.visitor_id_with(exchange, ip));
+        hit.forced_visitor_id = Some(self.visitor_id_with(
+            exchange,
+            ip,
+            recalled.user_agent.as_ref().map(UserAgent::Shared),
+        ));
         hit.user_agent = recalled.user_agent;
         hit.language = recalled.language;
         hit.bot = config.bots == BotPolicy::Track && recalled.bot;

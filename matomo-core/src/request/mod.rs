@@ -21,7 +21,7 @@ pub use action::{
 pub(crate) use codec::parse_pairs;
 pub use codec::DecodeError;
 pub(crate) use rare::{Rare, RareBox};
-pub(crate) use shared_text::{SharedText, TextKey};
+pub(crate) use shared_text::{text_hash, SharedText, TextKey};
 pub(crate) use texts::{Text, Texts, TextsWriter};
 
 use crate::secret::TokenAuth;

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 pub(crate) struct SharedText {
     text: Box<str>,
     escaped: OnceLock<Box<[u8]>>,
+    hash: OnceLock<u64>,
 }
 
 impl SharedText {
@@ -17,7 +18,13 @@ impl SharedText {
         Arc::new(Self {
             text: text.into(),
             escaped: OnceLock::new(),
+            hash: OnceLock::new(),
         })
+    }
+
+    /// The text's [`text_hash`], worked out the first time it is asked for and kept.
+    pub(crate) fn hash(&self) -> u64 {
+        *self.hash.get_or_init(|| text_hash(&self.text))
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -32,6 +39,13 @@ impl SharedText {
             out.into_boxed_slice()
         })
     }
+}
+
+/// A hash of a text (FxHash: fast, not for untrusted keys on its own; its users compare the text
+/// too).
+pub(crate) fn text_hash(text: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(text)
 }
 
 impl PartialEq for SharedText {
