@@ -191,7 +191,9 @@ fn dispatch(
         let exchange = &exchanges[i % exchanges.len()];
         let recalled = memory.recall(exchange);
         assert!(!recalled.bot());
-        batch.push(builder.build_recalled(exchange, recalled).unwrap());
+        builder
+            .build_recalled_into(exchange, recalled, &mut batch)
+            .unwrap();
         if batch.len() == config.batch_size {
             bytes += bulk_body(&batch, None).len();
             batch.clear();

@@ -108,6 +108,30 @@ impl Store {
         }
     }
 
+    /// Keeps the hit `build` adds to the end of the list it is given, tracked at `tracked_at`
+    /// (Unix milliseconds). In memory, that list is the next batch itself, so the hit is built where
+    /// it stays; `build` adds nothing when it fails, and its error is returned.
+    pub fn push_built<E>(
+        &mut self,
+        tracked_at: u64,
+        build: impl FnOnce(&mut Vec<TrackingRequest>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self {
+            Store::Memory(batch) => {
+                build(&mut batch.hits)?;
+                batch.tracked_at.push(tracked_at);
+                batch.ids.push(None);
+            }
+            #[cfg(feature = "spool")]
+            Store::Disk { unsynced, .. } => {
+                let mut built = Vec::with_capacity(1);
+                build(&mut built)?;
+                unsynced.extend(built.into_iter().map(|hit| Pending { hit, tracked_at }));
+            }
+        }
+        Ok(())
+    }
+
     /// Keeps a built hit, tracked at `tracked_at` (Unix milliseconds).
     pub fn push(&mut self, hit: TrackingRequest, tracked_at: u64) {
         match self {

@@ -217,7 +217,11 @@ impl Worker {
             // One job, one hit: the common case, without a list of one.
             Job::Exchange(exchange, None) => {
                 let at = unix_ms(exchange.served_at());
-                self.keep(self.builder.build_recalled(&exchange, recalled), at);
+                let builder = &self.builder;
+                let kept = self.store.push_built(at, |hits| {
+                    builder.build_recalled_into(&exchange, recalled, hits)
+                });
+                self.kept(kept);
             }
             Job::Exchange(exchange, Some(extras)) => {
                 let at = unix_ms(exchange.served_at());
@@ -249,12 +253,17 @@ impl Worker {
 
     /// Stores a built hit for sending, or counts why it cannot be sent.
     fn keep(&mut self, built: Result<TrackingRequest, crate::BuildError>, tracked_at: u64) {
-        match built {
-            Ok(hit) => {
+        let kept = built.map(|hit| self.store.push(hit, tracked_at));
+        self.kept(kept);
+    }
+
+    /// Notes a hit stored for sending, or counts why it could not be built.
+    fn kept(&mut self, kept: Result<(), crate::BuildError>) {
+        match kept {
+            Ok(()) => {
                 if self.first_pending.is_none() {
                     self.first_pending = Some(Instant::now());
                 }
-                self.store.push(hit, tracked_at);
             }
             Err(error) => {
                 tracing::warn!(%error, "matomo: a hit could not be built and is dropped");

@@ -163,25 +163,42 @@ impl TrackingRequest {
     /// Starts a page view for site `site_id`; the family setters turn it into another kind of hit.
     pub fn builder(site_id: u32) -> RequestBuilder {
         RequestBuilder {
-            request: TrackingRequest {
-                site_id,
-                action: Action::PageView,
-                texts: Texts::default(),
-                user_agent: None,
-                language: None,
-                visitor_id: None,
-                forced_visitor_id: None,
-                new_visit: false,
-                performance: Performance::default(),
-                bot: false,
-                send_image: false,
-                client_ip: None,
-                time: None,
-                rare: RareBox::default(),
-            },
+            request: TrackingRequest::page_view(site_id),
             has_token: false,
             error: None,
         }
+    }
+
+    /// A page view for site `site_id` with nothing else set: what a builder starts from.
+    pub(crate) fn page_view(site_id: u32) -> TrackingRequest {
+        TrackingRequest {
+            site_id,
+            action: Action::PageView,
+            texts: Texts::default(),
+            user_agent: None,
+            language: None,
+            visitor_id: None,
+            forced_visitor_id: None,
+            new_visit: false,
+            performance: Performance::default(),
+            bot: false,
+            send_image: false,
+            client_ip: None,
+            time: None,
+            rare: RareBox::default(),
+        }
+    }
+
+    /// What [`RequestBuilder::build`] checks once every parameter is set: `has_token` says whether
+    /// the hit goes out with a token, which allows the token-only parameters.
+    pub(crate) fn check(&self, has_token: bool) -> Result<(), BuildError> {
+        validate(self)?;
+        if !has_token {
+            if let Some(name) = self.token_only_parameter(SystemTime::now()) {
+                return Err(BuildError::NeedsToken(name));
+            }
+        }
+        Ok(())
     }
 
     /// `idsite`.
@@ -633,12 +650,7 @@ impl RequestBuilder {
             return Err(error);
         }
         // Checked where it is, then moved once: a request is a few hundred bytes.
-        validate(&self.request)?;
-        if !self.has_token {
-            if let Some(name) = self.request.token_only_parameter(SystemTime::now()) {
-                return Err(BuildError::NeedsToken(name));
-            }
-        }
+        self.request.check(self.has_token)?;
         Ok(self.request)
     }
 }
