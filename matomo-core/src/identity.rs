@@ -55,14 +55,14 @@ pub fn visitor_id_from_cookies(cookie_header: &str, site_id: u32) -> Option<Visi
             continue;
         }
         // The name ends at its `=`; a `;` before it ends a cookie without a value.
-        let mut value = None;
-        for (at, &b) in name_rest.iter().enumerate() {
-            if b == b'=' || b == b';' {
-                value = (b == b'=').then(|| &name_rest[at + 1..]);
-                break;
-            }
+        let mut at = 1;
+        while name_rest.get(at).is_some_and(|&b| b != b'=' && b != b';') {
+            at += 1;
         }
-        if let Some(id) = value.and_then(pk_id_in_cookie) {
+        if name_rest.get(at) != Some(&b'=') {
+            continue;
+        }
+        if let Some(id) = pk_id_in_cookie(&name_rest[at + 1..]) {
             return Some(id);
         }
     }
