@@ -76,6 +76,8 @@ pub(crate) enum Store {
         spool: Arc<std::sync::Mutex<crate::spool::Spool>>,
         unsynced: Vec<Pending>,
         on_disk: u64,
+        /// Where [`Store::push_built`] has a hit built, emptied at once: kept for its room.
+        built: Vec<TrackingRequest>,
     },
 }
 
@@ -91,6 +93,7 @@ impl Store {
             spool: Arc::new(std::sync::Mutex::new(spool)),
             unsynced: Vec::new(),
             on_disk,
+            built: Vec::new(),
         }
     }
 
@@ -123,10 +126,11 @@ impl Store {
                 batch.ids.push(None);
             }
             #[cfg(feature = "spool")]
-            Store::Disk { unsynced, .. } => {
-                let mut built = Vec::with_capacity(1);
-                build(&mut built)?;
-                unsynced.extend(built.into_iter().map(|hit| Pending { hit, tracked_at }));
+            Store::Disk {
+                unsynced, built, ..
+            } => {
+                build(built)?;
+                unsynced.extend(built.drain(..).map(|hit| Pending { hit, tracked_at }));
             }
         }
         Ok(())
@@ -151,6 +155,7 @@ impl Store {
                 spool,
                 unsynced,
                 on_disk,
+                ..
             } => {
                 if unsynced.is_empty() {
                     return;
