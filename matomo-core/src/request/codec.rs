@@ -150,7 +150,12 @@ pub(crate) fn parse_pairs(input: &str) -> impl Iterator<Item = (Cow<'_, str>, Co
                     if equals.is_none() {
                         name_escape.get_or_insert(end);
                     } else {
-                        value_escape.get_or_insert(end);
+                        // The value's first escape: all that is left to find is the pair's end
+                        // (a user agent holds a dozen escaped spaces).
+                        value_escape = Some(end);
+                        end =
+                            memchr::memchr(b'&', &bytes[end..]).map_or(bytes.len(), |at| end + at);
+                        break;
                     }
                 }
             }
@@ -190,7 +195,6 @@ fn decode_component(text: &str, first_escape: Option<usize>) -> Cow<'_, str> {
 #[inline(never)]
 fn unescape(text: &str, first: usize) -> String {
     let bytes = text.as_bytes();
-    let is_escape = |b: &u8| *b == b'%' || *b == b'+';
     let hex = |b: Option<&u8>| crate::visitor::hex_value(*b?);
     let mut out = Vec::with_capacity(bytes.len());
     out.extend_from_slice(&bytes[..first]);
@@ -213,12 +217,13 @@ fn unescape(text: &str, first: usize) -> String {
                 }
             },
             _ => {
-                let run = bytes[i..]
-                    .iter()
-                    .position(is_escape)
-                    .unwrap_or(bytes.len() - i);
-                out.extend_from_slice(&bytes[i..i + run]);
-                i += run;
+                // Up to the next escape, eight bytes per step (`=` in a value is plain text).
+                let mut run_end = next_form_byte(bytes, i);
+                while bytes.get(run_end).is_some_and(|&b| b == b'=' || b == b'&') {
+                    run_end = next_form_byte(bytes, run_end + 1);
+                }
+                out.extend_from_slice(&bytes[i..run_end]);
+                i = run_end;
             }
         }
     }

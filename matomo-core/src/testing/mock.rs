@@ -463,11 +463,12 @@ fn bulk(
     let (mut tracked, mut invalid, mut indices) = (0, 0, Vec::new());
     // One clock read for the whole request: its hits arrived together.
     let now = std::time::SystemTime::now();
+    // Room for a usual hit's parameters, so collecting them does not regrow; one list for all.
+    let mut params = Vec::with_capacity(32);
     for (index, entry) in requests.iter().enumerate() {
         let query: &str = entry;
         let query = query.split_once('?').map_or(query, |(_, q)| q);
-        // Room for a usual hit's parameters, so collecting them does not regrow.
-        let mut params = Vec::with_capacity(32);
+        params.clear();
         params.extend(crate::request::parse_pairs(query));
         let own_token = params
             .iter()
