@@ -8,7 +8,7 @@
 
 use super::{
     validate, Action, BuildError, CartUpdate, Content, EcommerceItem, EcommerceOrder, Event, Geo,
-    Goal, Performance, ProductView, Rare, RareBox, SharedText, SiteSearch, Text, TextsWriter,
+    Goal, Performance, ProductView, Rare, RareBox, SharedText, SiteSearch, Text, Texts,
     TrackingRequest,
 };
 use crate::form_scan::next_form_byte;
@@ -542,18 +542,12 @@ impl TrackingRequest {
             .ok_or(DecodeError::Missing("idsite"))?;
         let action = decode_action(&mut fields)?;
         // Read in the order of the wire form, so the first invalid parameter is the one reported.
-        let texts = [
-            (Text::Url, fields.take_str(Slot::Url)),
-            (Text::ActionName, fields.take_str(Slot::ActionName)),
-            (Text::Referrer, fields.take_str(Slot::Urlref)),
-            (Text::UserId, fields.take_str(Slot::Uid)),
-        ];
-        let mut writer = TextsWriter::new(texts.iter().filter_map(|(_, t)| *t).map(str::len).sum());
-        for (which, text) in texts {
-            if let Some(text) = text {
-                writer.push(which, &[text]);
-            }
-        }
+        let texts = Texts::from_all([
+            fields.take_str(Slot::Url),
+            fields.take_str(Slot::ActionName),
+            fields.take_str(Slot::Urlref),
+            fields.take_str(Slot::Uid),
+        ]);
         let user_agent = fields.take(Slot::Ua).map(SharedText::new);
         let language = fields.take(Slot::Lang).map(SharedText::new);
         let visitor_id = fields.parse(Slot::Id, "16 hexadecimal digits")?;
@@ -589,7 +583,7 @@ impl TrackingRequest {
         let request = TrackingRequest {
             site_id,
             action,
-            texts: writer.finish(),
+            texts,
             user_agent,
             language,
             visitor_id,

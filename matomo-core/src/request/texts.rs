@@ -67,16 +67,23 @@ impl Texts {
         self.buffer.len()
     }
 
-    /// Sets text `which` (or removes it), keeping the others: the buffer is written again.
-    pub(crate) fn set(&mut self, which: Text, value: Option<&str>) {
-        let texts = Text::ALL.map(|text| if text == which { value } else { self.get(text) });
+    /// The four texts, in the order of [`Text`] (`url`, `action_name`, `urlref`, `uid`), each one
+    /// written whole.
+    pub(crate) fn from_all(texts: [Option<&str>; 4]) -> Texts {
         let mut writer = TextsWriter::new(texts.iter().flatten().map(|t| t.len()).sum());
         for (text, value) in Text::ALL.into_iter().zip(texts) {
             if let Some(value) = value {
                 writer.push(text, &[value]);
             }
         }
-        *self = writer.finish();
+        writer.finish()
+    }
+
+    /// Sets text `which` (or removes it), keeping the others: the buffer is written again.
+    pub(crate) fn set(&mut self, which: Text, value: Option<&str>) {
+        *self = Texts::from_all(
+            Text::ALL.map(|text| if text == which { value } else { self.get(text) }),
+        );
     }
 }
 
@@ -165,13 +172,7 @@ mod tests {
     }
 
     fn written(texts: &[Option<String>; 4]) -> Texts {
-        let mut writer = TextsWriter::new(0);
-        for (which, text) in Text::ALL.into_iter().zip(texts) {
-            if let Some(text) = text {
-                writer.push(which, &[text]);
-            }
-        }
-        writer.finish()
+        Texts::from_all(texts.each_ref().map(Option::as_deref))
     }
 
     proptest! {
