@@ -23,15 +23,16 @@ pub(crate) const CAPACITY: usize = 1024;
 /// hundred bytes at most, and keeping a long one would let an entry hold a lot of memory.
 pub(crate) const LONGEST_KEPT: usize = 512;
 
-/// Keeps `value` under `key` in a memory bounded as above, unless the `text` it holds is too long;
-/// a full memory starts over. The one rule the dispatcher's memories share. Out of line: it only
-/// runs when a memory learns something, and inlined it weighs on the lookups around it.
+/// Keeps the value `make` makes under `key` in a memory bounded as above, unless the `text` it
+/// holds is too long (then nothing is made); a full memory starts over. The one rule the
+/// dispatcher's memories share. Out of line: it only runs when a memory learns something, and
+/// inlined it weighs on the lookups around it.
 #[inline(never)]
 pub(crate) fn keep_bounded<K: Hash + Eq, V>(
     known: &mut FxHashMap<K, V>,
     text: Option<&str>,
     key: K,
-    value: V,
+    make: impl FnOnce() -> V,
 ) {
     if text.is_some_and(|text| text.len() > LONGEST_KEPT) {
         return;
@@ -39,7 +40,7 @@ pub(crate) fn keep_bounded<K: Hash + Eq, V>(
     if known.len() >= CAPACITY {
         known.clear();
     }
-    known.insert(key, value);
+    known.insert(key, make());
 }
 
 /// What a [`ClientMemory`] recalled about an exchange's client, for
@@ -165,7 +166,7 @@ fn remember<V: Copy>(
     }
     let shared = SharedText::new(text);
     let value = learn();
-    keep_bounded(known, Some(text), TextKey(Arc::clone(&shared)), value);
+    keep_bounded(known, Some(text), TextKey(Arc::clone(&shared)), || value);
     (shared, value)
 }
 

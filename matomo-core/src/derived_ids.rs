@@ -99,16 +99,11 @@ impl DerivedIds {
         let id = deriver.derive(ip, text);
         // As many visitors as the client memory keeps user agents; a user agent too long to keep
         // has its id derived each time.
-        keep_bounded(
-            &mut known,
-            text,
-            key,
-            Known {
-                ip,
-                user_agent: user_agent.map(UserAgent::to_shared),
-                id,
-            },
-        );
+        keep_bounded(&mut known, text, key, || Known {
+            ip,
+            user_agent: user_agent.map(UserAgent::to_shared),
+            id,
+        });
         id
     }
 
