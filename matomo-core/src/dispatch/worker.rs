@@ -59,7 +59,8 @@ const GATHER_INTERVAL: Duration = Duration::from_millis(2);
 /// How many queued jobs the dispatcher builds before it lets other tasks on its thread run.
 const ACCEPT_BURST: usize = 8;
 
-fn unix_ms(time: SystemTime) -> u64 {
+/// `time` in whole milliseconds since the Unix epoch; 0 before it.
+pub(super) fn unix_ms(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }

@@ -3,7 +3,7 @@
 
 use crate::request::{DecodeError, TrackingRequest};
 use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// The notice `matomo.php` serves without a hit (200) and with a refused one (400).
 pub const TRACKER_NOTICE: &str = "This resource is part of Matomo. Keep full control of your data with the leading free and open source <a href='https://matomo.org' target='_blank' rel='noopener noreferrer nofollow'>web analytics & conversion optimisation platform</a>.<br>\nThis file is the endpoint for the Matomo tracking API. If you want to access the Matomo UI or use the Reporting API, please use <a href='index.php'>index.php</a> instead.\n";
@@ -163,9 +163,7 @@ pub fn warnings(hit: &ReceivedHit, sites: &BTreeSet<u32>) -> Vec<String> {
         Some(_) => {}
     }
     if let Some(cdt) = hit.param("cdt").and_then(|c| c.trim().parse::<u64>().ok()) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = crate::request::unix_seconds(SystemTime::now());
         if now.saturating_sub(cdt) > crate::request::CDT_WITHOUT_TOKEN_MAX_AGE.as_secs()
             && hit.token != Some(true)
         {
