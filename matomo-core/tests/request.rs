@@ -198,6 +198,40 @@ fn items_from_other_trackers_decode_with_numbers_and_single_categories() {
 }
 
 #[test]
+fn each_rare_parameter_alone_survives_decoding() {
+    // The parameters few hits carry, each the only one of its kind in a hit: the decoder makes
+    // room for them only when one is there, and must not lose any.
+    for (name, value) in [
+        ("pv_id", "abc123"),
+        ("res", "1280x720"),
+        ("h", "12"),
+        ("m", "5"),
+        ("s", "7"),
+        ("cookie", "1"),
+        ("_cvar", r#"{"1":["plan","pro"]}"#),
+        ("cvar", r#"{"2":["tab","a"]}"#),
+        ("_rcn", "spring"),
+        ("_rck", "boots"),
+        ("country", "de"),
+        ("region", "BY"),
+        ("city", "Munich"),
+        ("lat", "48.1"),
+        ("long", "11.5"),
+        ("dimension3", "gold"),
+        ("x_custom", "kept"),
+    ] {
+        let query = format!(
+            "idsite=1&rec=1&{name}={}",
+            form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+        );
+        let hit = TrackingRequest::from_query(&query).unwrap();
+        let pairs = params(&hit.to_query());
+        assert_eq!(param(&pairs, name), Some(value), "{name} in {query}");
+        assert_eq!(TrackingRequest::from_query(&hit.to_query()).unwrap(), hit);
+    }
+}
+
+#[test]
 fn custom_variables_are_json_by_slot() {
     let hit = TrackingRequest::builder(1)
         .visit_variable(1, "plan", "pro")

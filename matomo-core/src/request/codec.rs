@@ -524,7 +524,8 @@ impl TrackingRequest {
         V: AsRef<str>,
     {
         let mut fields = Fields([None; SLOTS]);
-        let mut dimensions = BTreeMap::new();
+        // Made only when a hit has one (an empty map costs a walk to drop).
+        let mut dimensions = None;
         let mut extra = Vec::new();
         for (name, value) in params {
             let (name, value) = (name.as_ref(), value.as_ref());
@@ -532,11 +533,15 @@ impl TrackingRequest {
                 // A repeated parameter: the last one counts, as in PHP.
                 fields.0[slot as usize] = Some(value);
             } else if let Some(id) = dimension_id(name) {
-                dimensions.insert(id, value.to_owned());
+                dimensions
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(id, value.to_owned());
             } else {
                 extra.push((name.to_owned(), value.to_owned()));
             }
         }
+        // Most hits carry none of the rare parameters: then no `Rare` is made (nor dropped).
+        let any_rare = fields.any_rare() || dimensions.is_some() || !extra.is_empty();
         let site_id = fields
             .parse::<u32>(Slot::Idsite, "a site id (a whole number)")?
             .ok_or(DecodeError::Missing("idsite"))?;
@@ -594,19 +599,23 @@ impl TrackingRequest {
             send_image,
             client_ip,
             time,
-            rare: RareBox::new(Rare {
-                page_view_id,
-                resolution,
-                local_time,
-                cookie_support,
-                dimensions,
-                visit_variables,
-                page_variables,
-                campaign_name,
-                campaign_keyword,
-                geo,
-                extra,
-            }),
+            rare: if !any_rare {
+                RareBox::default()
+            } else {
+                RareBox::new(Rare {
+                    page_view_id,
+                    resolution,
+                    local_time,
+                    cookie_support,
+                    dimensions: dimensions.unwrap_or_default(),
+                    visit_variables: visit_variables.unwrap_or_default(),
+                    page_variables: page_variables.unwrap_or_default(),
+                    campaign_name,
+                    campaign_keyword,
+                    geo,
+                    extra,
+                })
+            },
         };
         validate(&request)?;
         Ok(request)
@@ -744,7 +753,10 @@ fn items_json(items: &[EcommerceItem]) -> String {
     Value::Array(rows).to_string()
 }
 
-fn variables_json(variables: &BTreeMap<u32, (String, String)>) -> String {
+/// Custom variables by slot: (name, value).
+type Variables = BTreeMap<u32, (String, String)>;
+
+fn variables_json(variables: &Variables) -> String {
     let map: serde_json::Map<String, Value> = variables
         .iter()
         .map(|(slot, (name, value))| (slot.to_string(), serde_json::json!([name, value])))
@@ -766,6 +778,29 @@ impl<'a> Fields<'a> {
 
     fn has(&self, slot: Slot) -> bool {
         self.0[slot as usize].is_some()
+    }
+
+    /// Whether any parameter a [`Rare`] holds is here. A field added to `Rare` adds its slot here
+    /// (and to the test `each_rare_parameter_alone_survives_decoding`), or its value is lost.
+    fn any_rare(&self) -> bool {
+        const RARE: [Slot; 15] = [
+            Slot::PvId,
+            Slot::Res,
+            Slot::H,
+            Slot::M,
+            Slot::S,
+            Slot::Cookie,
+            Slot::VisitCvar,
+            Slot::Cvar,
+            Slot::Rcn,
+            Slot::Rck,
+            Slot::Country,
+            Slot::Region,
+            Slot::City,
+            Slot::Lat,
+            Slot::Long,
+        ];
+        RARE.iter().any(|&slot| self.has(slot))
     }
 
     /// The value in `slot` parsed, after [`trimmed`]. Inlined: most slots of a hit are empty,
@@ -828,10 +863,10 @@ impl<'a> Fields<'a> {
     }
 
     #[inline(always)]
-    fn variables(&mut self, slot: Slot) -> Result<BTreeMap<u32, (String, String)>, DecodeError> {
+    fn variables(&mut self, slot: Slot) -> Result<Option<Variables>, DecodeError> {
         match self.take_str(slot) {
-            None => Ok(BTreeMap::new()),
-            Some(raw) => variables_value(raw, slot),
+            None => Ok(None),
+            Some(raw) => variables_value(raw, slot).map(Some),
         }
     }
 
@@ -892,7 +927,7 @@ fn flag_value(raw: &str, slot: Slot) -> Result<bool, DecodeError> {
 
 /// A present custom-variables value of `slot` read (see [`Fields::variables`]).
 #[inline(never)]
-fn variables_value(raw: &str, slot: Slot) -> Result<BTreeMap<u32, (String, String)>, DecodeError> {
+fn variables_value(raw: &str, slot: Slot) -> Result<Variables, DecodeError> {
     let name = slot.name();
     let expected = "a JSON object of [name, value] pairs by slot";
     let map: BTreeMap<String, (String, String)> =
