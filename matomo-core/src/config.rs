@@ -13,7 +13,8 @@ use globset::{Glob, GlobMatcher};
 use ipnet::IpNet;
 use regex::Regex;
 use regex_automata::dfa::{dense, Automaton, StartKind};
-use regex_automata::{Anchored, Input};
+use regex_automata::util::{primitives::StateID, start};
+use regex_automata::Anchored;
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::net::IpAddr;
@@ -310,7 +311,14 @@ pub struct UrlMask {
     /// For an anchored pattern, its fully compiled DFA when it is small: a search is then a walk
     /// over the path's first bytes, about a third of what the regex's lazy DFA costs (it runs for
     /// every hit). `None` when the pattern is not anchored or its DFA would be large.
-    dfa: Option<Arc<dense::DFA<Vec<u32>>>>,
+    dfa: Option<Arc<AnchoredDfa>>,
+}
+
+/// A DFA for searches anchored at the start of a path, with its start state: the same for every
+/// path (a search from the start has no byte behind it), so it is looked up once.
+struct AnchoredDfa {
+    dfa: dense::DFA<Vec<u32>>,
+    start: StateID,
 }
 
 impl fmt::Debug for UrlMask {
@@ -329,8 +337,8 @@ const MASK_DFA_LIMIT: usize = 1 << 20;
 
 /// `pattern`'s DFA for searches anchored at the start, leftmost-first like `Regex::find`; `None`
 /// when it cannot be built within [`MASK_DFA_LIMIT`] (or at all: e.g. a Unicode word boundary).
-fn anchored_dfa(pattern: &str) -> Option<Arc<dense::DFA<Vec<u32>>>> {
-    dense::Builder::new()
+fn anchored_dfa(pattern: &str) -> Option<Arc<AnchoredDfa>> {
+    let dfa = dense::Builder::new()
         .configure(
             dense::Config::new()
                 .start_kind(StartKind::Anchored)
@@ -338,8 +346,11 @@ fn anchored_dfa(pattern: &str) -> Option<Arc<dense::DFA<Vec<u32>>>> {
                 .determinize_size_limit(Some(MASK_DFA_LIMIT)),
         )
         .build(pattern)
-        .ok()
-        .map(Arc::new)
+        .ok()?;
+    let start = dfa
+        .start_state(&start::Config::new().anchored(Anchored::Yes))
+        .ok()?;
+    Some(Arc::new(AnchoredDfa { dfa, start }))
 }
 
 impl UrlMask {
@@ -459,7 +470,7 @@ impl<'a> From<std::borrow::Cow<'a, str>> for MaskedPath<'a> {
     }
 }
 
-/// Where the leftmost-first match of `dfa` anchored at the start of `path` ends: `Some(None)` when
+/// Where the leftmost-first match of `anchored`, from the start of `path`, ends: `Some(None)` when
 /// there is none, `None` when the DFA gives up (a quit byte) and the regex must answer.
 ///
 /// The walk the `Automaton` docs describe, without `try_search_fwd`'s general set-up (prefilters,
@@ -467,9 +478,9 @@ impl<'a> From<std::borrow::Cow<'a, str>> for MaskedPath<'a> {
 /// that cannot extend a match. A dense DFA reports a match one byte late: a match state reached on
 /// the byte at `i` means a match that ends at `i`.
 #[inline]
-fn walk_anchored(dfa: &dense::DFA<Vec<u32>>, path: &str) -> Option<Option<usize>> {
-    let input = Input::new(path).anchored(Anchored::Yes);
-    let mut state = dfa.start_state_forward(&input).ok()?;
+fn walk_anchored(anchored: &AnchoredDfa, path: &str) -> Option<Option<usize>> {
+    let dfa = &anchored.dfa;
+    let mut state = anchored.start;
     let mut end = None;
     for (at, &byte) in path.as_bytes().iter().enumerate() {
         state = dfa.next_state(state, byte);

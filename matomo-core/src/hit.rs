@@ -21,7 +21,7 @@ use crate::client_memory::Recalled;
 use crate::config::{BotPolicy, ConfigError, TrackerConfig};
 use crate::derived_ids::{DerivedIds, UserAgent};
 use crate::exchange::{Field, HttpExchange};
-use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
+use crate::identity::{client_ip, PkIdName, VisitorIdDeriver};
 use crate::privacy::{anonymize_ip, mask_path_parts, name_filter, redact_query_with};
 use crate::request::{
     millis, unix_seconds, Action, BuildError, SharedText, Text, TextsWriter, TrackingRequest,
@@ -85,6 +85,8 @@ pub struct HitBuilder {
     base_url: Option<String>,
     /// The filter for the names in `redact_query_params`, worked out once.
     redacted_filter: u64,
+    /// How the site's `_pk_id` cookie name starts.
+    pk_id_name: PkIdName,
 }
 
 impl HitBuilder {
@@ -102,6 +104,7 @@ impl HitBuilder {
             derived: DerivedIds::default(),
             base_url,
             redacted_filter: name_filter(&config.redact_query_params),
+            pk_id_name: PkIdName::new(config.site_id),
         })
     }
 
@@ -129,7 +132,7 @@ impl HitBuilder {
     ) -> crate::VisitorId {
         exchange
             .get(Field::Cookie)
-            .and_then(|cookies| visitor_id_from_cookies(cookies, self.config.site_id))
+            .and_then(|cookies| self.pk_id_name.visitor_id(cookies))
             .unwrap_or_else(|| self.derived.get(&self.deriver, ip, user_agent))
     }
 

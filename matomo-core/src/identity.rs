@@ -26,47 +26,79 @@ use std::net::{IpAddr, SocketAddr};
 /// assert_eq!(visitor_id_from_cookies(header, 2), None); // another site's cookie
 /// ```
 pub fn visitor_id_from_cookies(cookie_header: &str, site_id: u32) -> Option<VisitorId> {
-    const NAME: &[u8] = b"_pk_id.";
-    let mut site = itoa::Buffer::new();
-    let site = site.format(site_id).as_bytes();
-    let bytes = cookie_header.as_bytes();
-    // Only the `_pk_id.` cookies matter: jump from one `_` to the next rather than split every
-    // pair (this runs once per tracked request).
-    let mut from = 0;
-    while let Some(offset) = memchr::memchr(b'_', bytes.get(from..)?) {
-        let at = from + offset;
-        from = at + 1;
-        let Some(rest) = bytes[at..].strip_prefix(NAME) else {
-            continue;
-        };
-        let starts_name = bytes[..at]
-            .iter()
-            .rev()
-            .find(|&&b| b != b' ' && b != b'\t')
-            .is_none_or(|&b| b == b';');
-        if !starts_name {
-            continue;
+    PkIdName::new(site_id).visitor_id(cookie_header)
+}
+
+/// How the name of one site's `_pk_id` cookie starts, `_pk_id.<site>.`, written out once: a
+/// tracker reads the cookie of every request for the same site.
+#[derive(Clone, Copy)]
+pub(crate) struct PkIdName {
+    /// `_pk_id.` (7 bytes), up to 10 digits and a dot.
+    bytes: [u8; 18],
+    len: usize,
+}
+
+impl PkIdName {
+    pub(crate) fn new(site_id: u32) -> Self {
+        let mut digits = itoa::Buffer::new();
+        let name = [b"_pk_id.", digits.format(site_id).as_bytes(), b"."];
+        let mut bytes = [0; 18];
+        let mut len = 0;
+        for part in name {
+            bytes[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
         }
-        // `<site>.<hash>=<value>`: the site's digits, then a dot.
-        let Some(name_rest) = rest.strip_prefix(site) else {
-            continue;
-        };
-        if name_rest.first() != Some(&b'.') {
-            continue;
-        }
-        // The name ends at its `=`; a `;` before it ends a cookie without a value.
-        let mut at = 1;
-        while name_rest.get(at).is_some_and(|&b| b != b'=' && b != b';') {
-            at += 1;
-        }
-        if name_rest.get(at) != Some(&b'=') {
-            continue;
-        }
-        if let Some(id) = pk_id_in_cookie(&name_rest[at + 1..]) {
-            return Some(id);
-        }
+        Self { bytes, len }
     }
-    None
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// [`visitor_id_from_cookies`] for this site.
+    pub(crate) fn visitor_id(&self, cookie_header: &str) -> Option<VisitorId> {
+        let prefix = self.as_bytes();
+        let bytes = cookie_header.as_bytes();
+        // Only the `_pk_id.` cookies matter: jump from one `_` to the next rather than split every
+        // pair (this runs once per tracked request).
+        let mut from = 0;
+        while let Some(offset) = memchr::memchr(b'_', bytes.get(from..)?) {
+            let at = from + offset;
+            from = at + 1;
+            // `_pk_id.<site>.<hash>=<value>`.
+            let Some(name_rest) = bytes[at..].strip_prefix(prefix) else {
+                continue;
+            };
+            let starts_name = bytes[..at]
+                .iter()
+                .rev()
+                .find(|&&b| b != b' ' && b != b'\t')
+                .is_none_or(|&b| b == b';');
+            if !starts_name {
+                continue;
+            }
+            // The name ends at its `=`; a `;` before it ends a cookie without a value.
+            let mut at = 0;
+            while name_rest.get(at).is_some_and(|&b| b != b'=' && b != b';') {
+                at += 1;
+            }
+            if name_rest.get(at) != Some(&b'=') {
+                continue;
+            }
+            if let Some(id) = pk_id_in_cookie(&name_rest[at + 1..]) {
+                return Some(id);
+            }
+        }
+        None
+    }
+}
+
+impl std::fmt::Debug for PkIdName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PkIdName")
+            .field(&String::from_utf8_lossy(self.as_bytes()))
+            .finish()
+    }
 }
 
 /// The first-party cookie that remembers a visitor id (opt-in `visitor_cookie`): name and value, in
