@@ -140,6 +140,23 @@ fn p99(millis: &mut [f64]) -> f64 {
     value - STEP / 2.0 + STEP * within.clamp(0.0, 1.0)
 }
 
+/// `measure` of the bare and the tracked app, side by side in five rounds that alternate which goes
+/// first: (bare, tracked) per round. Five, not three: on this shared machine one round's ratio
+/// moves by several percent (latency at a fixed rate the most), and the median of five is steadier.
+fn side_by_side(mut measure: impl FnMut(u16) -> f64, bare: u16, tracked: u16) -> Vec<(f64, f64)> {
+    (0..5)
+        .map(|round| {
+            if round % 2 == 0 {
+                let b = measure(bare);
+                (b, measure(tracked))
+            } else {
+                let t = measure(tracked);
+                (measure(bare), t)
+            }
+        })
+        .collect()
+}
+
 fn stats(mut samples: Vec<f64>) -> (f64, f64, f64) {
     samples.sort_by(|a, b| a.total_cmp(b));
     (
@@ -212,21 +229,9 @@ fn main() {
     let mut bare_saturation = Vec::new();
     for &state in &states {
         set_state(&matomo, state);
-        let mut ratios = Vec::new();
-        // Five rounds: on this shared machine one round's ratio moves by several percent, and
-        // the median of five is steadier than the median of three.
-        for round in 0..5 {
-            let (b, t) = if round % 2 == 0 {
-                let b = wrk(bare, seconds);
-                (b, wrk(tracked, seconds))
-            } else {
-                let t = wrk(tracked, seconds);
-                (wrk(bare, seconds), t)
-            };
-            bare_saturation.push(b);
-            ratios.push(t / b);
-        }
-        let (median, min, max) = stats(ratios);
+        let rounds = side_by_side(|port| wrk(port, seconds), bare, tracked);
+        bare_saturation.extend(rounds.iter().map(|&(b, _)| b));
+        let (median, min, max) = stats(rounds.iter().map(|&(b, t)| t / b).collect());
         println!(
             "throughput tracked/bare, Matomo {state}: {median:.3} (min {min:.3}, max {max:.3}; target >= 0.90) {}",
             verdict(median >= 0.90)
@@ -237,19 +242,8 @@ fn main() {
     let rate = saturation / 2.0;
     for &state in &states {
         set_state(&matomo, state);
-        let mut ratios = Vec::new();
-        // Five rounds, not three: latency at a fixed rate is the noisier comparison.
-        for round in 0..5 {
-            let (b, t) = if round % 2 == 0 {
-                let b = hey(bare, rate, seconds);
-                (b, hey(tracked, rate, seconds))
-            } else {
-                let t = hey(tracked, rate, seconds);
-                (hey(bare, rate, seconds), t)
-            };
-            ratios.push(t / b);
-        }
-        let (median, min, max) = stats(ratios);
+        let rounds = side_by_side(|port| hey(port, rate, seconds), bare, tracked);
+        let (median, min, max) = stats(rounds.iter().map(|&(b, t)| t / b).collect());
         println!(
             "p99 latency tracked/bare at {rate:.0} req/s, Matomo {state}: {median:.3} (min {min:.3}, max {max:.3}; target <= 1.10) {}",
             verdict(median <= 1.10)
