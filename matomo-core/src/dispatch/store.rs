@@ -46,9 +46,27 @@ impl Batch {
     }
 
     pub fn push(&mut self, hit: TrackingRequest, tracked_at: u64, id: Option<u64>) {
-        self.hits.push(hit);
+        let pushed: Result<(), std::convert::Infallible> =
+            self.push_built(tracked_at, id, |hits| {
+                hits.push(hit);
+                Ok(())
+            });
+        let Ok(()) = pushed;
+    }
+
+    /// Keeps the hit `build` adds to the end of the hits, tracked at `tracked_at` with spool id
+    /// `id`: the one place the three lists grow, so they stay in step. When `build` fails, it has
+    /// added nothing and nothing is kept.
+    pub fn push_built<E>(
+        &mut self,
+        tracked_at: u64,
+        id: Option<u64>,
+        build: impl FnOnce(&mut Vec<TrackingRequest>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        build(&mut self.hits)?;
         self.tracked_at.push(tracked_at);
         self.ids.push(id);
+        Ok(())
     }
 
     /// The oldest `limit` hits, taken out: the whole batch when it holds no more. This one is then
@@ -120,11 +138,7 @@ impl Store {
         build: impl FnOnce(&mut Vec<TrackingRequest>) -> Result<(), E>,
     ) -> Result<(), E> {
         match self {
-            Store::Memory(batch) => {
-                build(&mut batch.hits)?;
-                batch.tracked_at.push(tracked_at);
-                batch.ids.push(None);
-            }
+            Store::Memory(batch) => batch.push_built(tracked_at, None, build)?,
             #[cfg(feature = "spool")]
             Store::Disk {
                 unsynced, built, ..
