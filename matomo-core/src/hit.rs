@@ -24,7 +24,8 @@ use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, PkIdName, VisitorIdDeriver};
 use crate::privacy::{anonymize_ip, mask_path_parts, name_filter, redact_query_with};
 use crate::request::{
-    millis, unix_seconds, Action, BuildError, SharedText, Text, TextsWriter, TrackingRequest,
+    cdt_needs_token, millis, unix_seconds, Action, BuildError, SharedText, Text, TextsWriter,
+    TrackingRequest,
 };
 use crate::rules::{is_bot, is_html};
 use crate::secret::Salt;
@@ -32,6 +33,7 @@ use crate::title::html_title;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// What an application adds to the page view of one served request: custom dimensions, and more
 /// hits (events, goals, site searches, ecommerce) for the same visitor, built under the same
@@ -294,14 +296,23 @@ impl HitBuilder {
         recalled: Recalled,
         hits: &mut Vec<TrackingRequest>,
     ) -> Result<(), BuildError> {
+        // Of everything `TrackingRequest::check` checks, a page view filled from an exchange can
+        // only break the age rule: its site id is the validated config's, and `cip` is set only
+        // with a token. The tests compare this with `build`, which checks everything.
+        let has_token = self.config.token_auth.is_some();
         let at = hits.len();
         hits.push(TrackingRequest::page_view(self.config.site_id));
         let hit = &mut hits[at];
         self.fill(exchange, recalled, hit);
-        if let Err(error) = hit.check(self.config.token_auth.is_some()) {
+        if !has_token
+            && hit
+                .time
+                .is_some_and(|cdt| cdt_needs_token(cdt, SystemTime::now()))
+        {
             hits.truncate(at);
-            return Err(error);
+            return Err(BuildError::NeedsToken("cdt"));
         }
+        debug_assert_eq!(hit.check(has_token), Ok(()));
         Ok(())
     }
 

@@ -319,16 +319,8 @@ impl TrackingRequest {
         if self.client_ip.is_some() {
             return Some("cip");
         }
-        if let Some(time) = self.time {
-            // Older than the limit: `now`, in whole seconds, is past `time` plus the limit. Said
-            // as a comparison of times, which costs less than turning `now` into seconds.
-            let limit = time.saturating_add(CDT_WITHOUT_TOKEN_MAX_AGE.as_secs() + 1);
-            if UNIX_EPOCH
-                .checked_add(Duration::from_secs(limit))
-                .is_some_and(|limit| now >= limit)
-            {
-                return Some("cdt");
-            }
+        if self.time.is_some_and(|time| cdt_needs_token(time, now)) {
+            return Some("cdt");
         }
         // Most hits carry none of the rare parameters, geo among them.
         let geo = &self.rare.as_option()?.geo;
@@ -659,6 +651,18 @@ impl RequestBuilder {
 #[inline]
 pub(crate) fn millis(duration: Duration) -> u32 {
     u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// Whether a hit recorded at `cdt` (seconds since the Unix epoch) is too old, at `now`, for Matomo
+/// to take without a token.
+#[inline]
+pub(crate) fn cdt_needs_token(cdt: u64, now: SystemTime) -> bool {
+    // Older than the limit: `now`, in whole seconds, is past `cdt` plus the limit. Said as a
+    // comparison of times, which costs less than turning `now` into seconds.
+    let limit = cdt.saturating_add(CDT_WITHOUT_TOKEN_MAX_AGE.as_secs() + 1);
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(limit))
+        .is_some_and(|limit| now >= limit)
 }
 
 /// `time` in whole seconds since the Unix epoch; 0 before it.
