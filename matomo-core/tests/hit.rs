@@ -309,5 +309,9 @@ proptest::proptest! {
         };
         proptest::prop_assert_eq!(hit.url(), Some(expected.as_str()));
         proptest::prop_assert_eq!(hit.action_name(), Some(&*masked));
+        // Sent, the action name is copied from the escaped URL: read back, both are whole.
+        let sent = matomo_core::TrackingRequest::from_query(&hit.to_query()).unwrap();
+        proptest::prop_assert_eq!(sent.url(), Some(expected.as_str()));
+        proptest::prop_assert_eq!(sent.action_name(), Some(&*masked));
     }
 }

@@ -15,6 +15,7 @@ use crate::form_scan::next_form_byte;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 /// Why a query string is not a valid Matomo hit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +74,31 @@ const ESCAPED: [bool; 256] = {
 /// costs about three times as many instructions. What it appends is always ASCII.
 #[inline(never)]
 pub(super) fn push_escaped(out: &mut Vec<u8>, value: &str) {
+    push_escaped_with(out, value, |_| {});
+}
+
+/// [`push_escaped`], also telling where in `out` the escaped form of `value[part]` was written:
+/// a text that is part of another (a page view's action name is most often its URL's path) is then
+/// copied from there rather than escaped again. `part` must lie within `value`.
+#[inline(never)]
+pub(super) fn push_escaped_marking(
+    out: &mut Vec<u8>,
+    value: &str,
+    part: Range<usize>,
+) -> Range<usize> {
+    let start = out.len();
+    // Each escape before a byte moves it two further on.
+    let (mut before_start, mut before_end) = (0, 0);
+    push_escaped_with(out, value, |at| {
+        before_start += usize::from(at < part.start);
+        before_end += usize::from(at < part.end);
+    });
+    start + part.start + 2 * before_start..start + part.end + 2 * before_end
+}
+
+/// [`push_escaped`]'s loop, calling `escaped` with the position in `value` of each byte it escapes.
+#[inline(always)]
+fn push_escaped_with(out: &mut Vec<u8>, value: &str, mut escaped: impl FnMut(usize)) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut rest = value.as_bytes();
     loop {
@@ -81,6 +107,7 @@ pub(super) fn push_escaped(out: &mut Vec<u8>, value: &str) {
         let Some((&byte, tail)) = tail.split_first() else {
             return;
         };
+        escaped(value.len() - tail.len() - 1);
         out.extend_from_slice(&[
             b'%',
             HEX[usize::from(byte >> 4)],
@@ -374,8 +401,20 @@ impl TrackingRequest {
         out.extend_from_slice(b"idsite=");
         out.extend_from_slice(itoa::Buffer::new().format(self.site_id).as_bytes());
         out.extend_from_slice(b"&rec=1&apiv=1");
-        opt(out, "&url=", self.texts.get(Text::Url));
-        opt(out, "&action_name=", self.texts.get(Text::ActionName));
+        let url = self.texts.get(Text::Url);
+        match (url, self.texts.within(Text::ActionName, Text::Url)) {
+            // The action name is part of the URL (its path): copied from the escaped URL.
+            (Some(url), Some(part)) => {
+                param_name(out, "&url=");
+                let escaped = push_escaped_marking(out, url, part);
+                param_name(out, "&action_name=");
+                out.extend_from_within(escaped);
+            }
+            _ => {
+                opt(out, "&url=", url);
+                opt(out, "&action_name=", self.texts.get(Text::ActionName));
+            }
+        }
         opt(out, "&urlref=", self.texts.get(Text::Referrer));
         encode_action(out, &self.action);
         opt(out, "&uid=", self.texts.get(Text::UserId));
@@ -1057,7 +1096,7 @@ fn decode_action(fields: &mut Fields<'_>) -> Result<Action, DecodeError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_pairs, push_escaped, trimmed, ESCAPED};
+    use super::{parse_pairs, push_escaped, push_escaped_marking, trimmed, ESCAPED};
     use proptest::prelude::*;
 
     /// Percent-encoding as the docs say it, one byte at a time.
@@ -1090,6 +1129,35 @@ mod tests {
             let mut expected = before.into_bytes();
             expected.extend(escaped_by_the_book(&value));
             prop_assert_eq!(out, expected);
+        }
+
+        /// Marking a part changes nothing in what is written, and the range it returns holds
+        /// exactly the part's escaped form: escapes before, inside and after the part, or none.
+        #[test]
+        fn a_marked_part_is_where_its_escaped_form_was_written(
+            before in "[a-z]{0,20}",
+            value in prop_oneof![
+                "([a-zA-Z0-9/:.;,()-]{0,12}[ &=+#%\"é]?){0,6}",
+                "\\PC{0,40}",
+            ],
+            ends in (0..=40usize, 0..=40usize),
+        ) {
+            // A part on character boundaries, as a text's span always is.
+            let cut = |at: usize| {
+                let mut at = at.min(value.len());
+                while !value.is_char_boundary(at) {
+                    at -= 1;
+                }
+                at
+            };
+            let (a, b) = (cut(ends.0), cut(ends.1));
+            let part = a.min(b)..a.max(b);
+            let mut out = before.clone().into_bytes();
+            let marked = push_escaped_marking(&mut out, &value, part.clone());
+            let mut expected = before.into_bytes();
+            expected.extend(escaped_by_the_book(&value));
+            prop_assert_eq!(&out, &expected);
+            prop_assert_eq!(&out[marked], &escaped_by_the_book(&value[part])[..]);
         }
     }
 

@@ -5,6 +5,7 @@
 //! allocation and one free per hit instead of three of each, and the path is copied once.
 
 use std::fmt;
+use std::ops::Range;
 
 /// Which of a hit's free texts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +60,16 @@ impl Texts {
             return None;
         }
         self.buffer.get(start..end)
+    }
+
+    /// Where text `inner` lies inside text `outer`, as a range of `outer`'s bytes, when it does:
+    /// it was written as part of `outer` ([`TextsWriter::repeat`]), so it is that part of it.
+    #[inline]
+    pub(crate) fn within(&self, inner: Text, outer: Text) -> Option<Range<usize>> {
+        let (start, end) = self.spans[inner as usize];
+        let (outer_start, outer_end) = self.spans[outer as usize];
+        (start != ABSENT && outer_start != ABSENT && outer_start <= start && end <= outer_end)
+            .then(|| start - outer_start..end - outer_start)
     }
 
     /// About how long the texts are together (a text inside another counts once).
@@ -148,7 +159,7 @@ impl TextsWriter {
     /// [`TextsWriter::written`] told before and after it): nothing is copied. A range that is not
     /// such a part is ignored.
     #[inline]
-    pub(crate) fn repeat(&mut self, which: Text, range: std::ops::Range<usize>) {
+    pub(crate) fn repeat(&mut self, which: Text, range: Range<usize>) {
         if self.texts.buffer.get(range.clone()).is_some() {
             self.texts.spans[which as usize] = (range.start, range.end);
         }
@@ -223,6 +234,11 @@ mod tests {
         assert_eq!(texts.get(Text::ActionName), Some("/x"));
         assert_eq!(texts.get(Text::Referrer), None);
         assert_eq!(texts.get(Text::UserId), Some("v"));
+        // Where the path lies in the URL; texts written on their own lie in no other.
+        assert_eq!(texts.within(Text::ActionName, Text::Url), Some(17..19));
+        assert_eq!(texts.within(Text::Url, Text::ActionName), None);
+        assert_eq!(texts.within(Text::UserId, Text::Url), None);
+        assert_eq!(texts.within(Text::Referrer, Text::Url), None);
         assert_eq!(
             format!("{texts:?}"),
             r#"{"url": "https://a.example/x?q=1", "action_name": "/x", "uid": "v"}"#
