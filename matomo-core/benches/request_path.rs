@@ -20,7 +20,8 @@
 //! instructions per hit. Needs valgrind for the instruction counts.
 
 use matomo_core::{
-    bulk_body, ClientMemory, Enqueued, HitBuilder, HttpExchange, Tracker, TrackerConfig, UrlMask,
+    bulk_body, ClientMemory, Enqueued, HitBuilder, HttpExchange, SpareBuffers, Tracker,
+    TrackerConfig, UrlMask,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::Command;
@@ -186,17 +187,19 @@ fn dispatch(
     n: usize,
 ) -> usize {
     let mut batch = Vec::with_capacity(config.batch_size);
+    let mut spares = SpareBuffers::new();
     let mut bytes = 0;
     for i in 0..n {
         let exchange = &exchanges[i % exchanges.len()];
         let recalled = memory.recall(exchange);
         assert!(!recalled.bot());
         builder
-            .build_recalled_into(exchange, recalled, &mut batch)
+            .build_recalled_into(exchange, recalled, &mut spares, &mut batch)
             .unwrap();
         if batch.len() == config.batch_size {
             bytes += bulk_body(&batch, None).len();
-            batch.clear();
+            // Sent: as the dispatcher does, the next batch is built in the hits' text buffers.
+            spares.reclaim(&mut batch);
         }
     }
     assert!(batch.is_empty(), "every hit is encoded");

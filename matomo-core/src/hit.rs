@@ -24,8 +24,8 @@ use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, PkIdName, VisitorIdDeriver};
 use crate::privacy::{anonymize_ip, mask_path_parts, name_filter, redact_query_with};
 use crate::request::{
-    cdt_needs_token, millis, unix_seconds, Action, BuildError, SharedText, Text, TextsWriter,
-    TrackingRequest,
+    cdt_needs_token, millis, unix_seconds, Action, BuildError, SharedText, SpareBuffers, Text,
+    TextsWriter, TrackingRequest,
 };
 use crate::rules::{is_bot, is_html};
 use crate::secret::Salt;
@@ -185,14 +185,21 @@ impl HitBuilder {
         if self.config.token_auth.is_some() {
             builder.attest_token();
         }
-        self.fill(exchange, recalled, builder.request_mut());
+        self.fill(exchange, recalled, String::new(), builder.request_mut());
         builder
     }
 
     /// Sets everything [`HitBuilder::builder_recalled`] sets on `hit`, a page view with nothing
     /// else set: filled in place, as a chain of by-value setters would copy the whole request at
     /// each step.
-    fn fill(&self, exchange: &HttpExchange, recalled: Recalled, hit: &mut TrackingRequest) {
+    /// `buffer` is where the texts are written (see [`SpareBuffers`]).
+    fn fill(
+        &self,
+        exchange: &HttpExchange,
+        recalled: Recalled,
+        buffer: String,
+        hit: &mut TrackingRequest,
+    ) {
         let config = &*self.config;
         let path = match exchange.get(Field::RouteTemplate) {
             Some(template) if config.mask_with_route_template => template,
@@ -224,8 +231,9 @@ impl HitBuilder {
             .or_else(|| exchange.get(Field::RouteName));
         let referrer = exchange.get(Field::Referer).filter(|r| !r.is_empty());
         let user_id = exchange.get(Field::UserId).filter(|u| !u.is_empty());
-        // One allocation for all four texts.
-        let mut texts = TextsWriter::new(
+        // One buffer for all four texts.
+        let mut texts = TextsWriter::reusing(
+            buffer,
             url.iter().map(|part| part.len()).sum::<usize>()
                 + action_name.map_or(0, str::len)
                 + referrer.map_or(0, str::len)
@@ -278,22 +286,25 @@ impl HitBuilder {
     }
 
     /// [`HitBuilder::build_recalled`] straight into the end of `hits`, as a dispatcher fills a
-    /// batch: the hit is built where it stays, not moved there (a hit is a few hundred bytes).
+    /// batch: the hit is built where it stays, not moved there (a hit is a few hundred bytes), and
+    /// its texts are written in one of the `spares` when there is one (see [`SpareBuffers`]).
     /// On error nothing is added.
     ///
     /// ```
-    /// use matomo_core::{ClientMemory, HitBuilder, HttpExchange, TrackerConfig};
+    /// use matomo_core::{ClientMemory, HitBuilder, HttpExchange, SpareBuffers, TrackerConfig};
     /// let builder = HitBuilder::new(&TrackerConfig::new("https://m.example/matomo.php", 1)).unwrap();
     /// let exchange = HttpExchange::builder("GET", "/pricing").header("host", "example.org").build();
     /// let mut memory = ClientMemory::new();
     /// let mut batch = Vec::new();
-    /// builder.build_recalled_into(&exchange, memory.recall(&exchange), &mut batch).unwrap();
+    /// let recalled = memory.recall(&exchange);
+    /// builder.build_recalled_into(&exchange, recalled, &mut SpareBuffers::new(), &mut batch).unwrap();
     /// assert_eq!(batch, vec![builder.build(&exchange).unwrap()]);
     /// ```
     pub fn build_recalled_into(
         &self,
         exchange: &HttpExchange,
         recalled: Recalled,
+        spares: &mut SpareBuffers,
         hits: &mut Vec<TrackingRequest>,
     ) -> Result<(), BuildError> {
         // Of everything `TrackingRequest::check` checks, a page view filled from an exchange can
@@ -303,12 +314,13 @@ impl HitBuilder {
         let at = hits.len();
         hits.push(TrackingRequest::page_view(self.config.site_id));
         let hit = &mut hits[at];
-        self.fill(exchange, recalled, hit);
+        self.fill(exchange, recalled, spares.take(), hit);
         if !has_token
             && hit
                 .time
                 .is_some_and(|cdt| cdt_needs_token(cdt, SystemTime::now()))
         {
+            spares.keep(hit);
             hits.truncate(at);
             return Err(BuildError::NeedsToken("cdt"));
         }

@@ -86,7 +86,7 @@ pub use identity::{
 pub use privacy::{anonymize_ip, mask_path, redact_query};
 pub use request::{
     Action, BuildError, CartUpdate, Content, DecodeError, EcommerceItem, EcommerceOrder, Event,
-    Geo, Goal, Performance, ProductView, RequestBuilder, SiteSearch, TrackingRequest,
+    Geo, Goal, Performance, ProductView, RequestBuilder, SiteSearch, SpareBuffers, TrackingRequest,
 };
 pub use rules::{decide, decide_fast, is_bot, is_html, skips_bot, Decision, SkipReason};
 pub use secret::{Salt, TokenAuth, TokenError};

@@ -7,7 +7,7 @@ use crate::client_memory::{ClientMemory, Recalled};
 use crate::config::{BotPolicy, TrackerConfig};
 use crate::exchange::HttpExchange;
 use crate::hit::{Extras, HitBuilder};
-use crate::request::TrackingRequest;
+use crate::request::{SpareBuffers, TrackingRequest};
 use crate::transport::{Accepted, Transport, TransportError};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -35,6 +35,8 @@ pub(crate) struct Worker {
     /// The user agents (with the bot rule's verdict) and languages seen: each user agent is
     /// scanned once, and hits share their texts.
     clients: ClientMemory,
+    /// The text buffers of sent hits, which the next hits are built in.
+    spares: SpareBuffers,
     transport: Arc<dyn Transport>,
     config: Arc<TrackerConfig>,
     counters: Arc<Counters>,
@@ -89,6 +91,7 @@ impl Worker {
         Self {
             builder,
             clients: ClientMemory::new(),
+            spares: SpareBuffers::new(),
             transport,
             config,
             counters,
@@ -218,9 +221,9 @@ impl Worker {
             // One job, one hit: the common case, without a list of one.
             Job::Exchange(exchange, None) => {
                 let at = unix_ms(exchange.served_at());
-                let builder = &self.builder;
+                let (builder, spares) = (&self.builder, &mut self.spares);
                 let kept = self.store.push_built(at, |hits| {
-                    builder.build_recalled_into(&exchange, recalled, hits)
+                    builder.build_recalled_into(&exchange, recalled, spares, hits)
                 });
                 self.kept(kept);
             }
@@ -391,6 +394,7 @@ impl Worker {
         self.counters.done(batch.len() as u64);
         self.store.finish(&batch.ids).await;
         self.store.note_oldest(&self.counters);
+        self.spares.reclaim(&mut batch.hits);
     }
 
     async fn drop_too_old(&mut self, batch: &mut Batch) {

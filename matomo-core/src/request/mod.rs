@@ -11,6 +11,7 @@ mod action;
 mod codec;
 mod rare;
 mod shared_text;
+mod spares;
 mod texts;
 
 pub use action::{
@@ -22,6 +23,7 @@ pub(crate) use codec::parse_pairs;
 pub use codec::DecodeError;
 pub(crate) use rare::{Rare, RareBox};
 pub(crate) use shared_text::{text_hash, SharedText, TextKey};
+pub use spares::SpareBuffers;
 pub(crate) use texts::{Text, Texts, TextsWriter};
 
 use crate::secret::TokenAuth;

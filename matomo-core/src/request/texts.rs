@@ -72,6 +72,12 @@ impl Texts {
             .then(|| start - outer_start..end - outer_start)
     }
 
+    /// The buffer the texts are written in, for other texts to be written in it
+    /// ([`TextsWriter::reusing`]); these are left with none.
+    pub(crate) fn take_buffer(&mut self) -> String {
+        std::mem::take(self).buffer
+    }
+
     /// About how long the texts are together (a text inside another counts once).
     #[inline]
     pub(crate) fn len(&self) -> usize {
@@ -130,9 +136,17 @@ impl TextsWriter {
     /// A writer with room for `capacity` bytes of text.
     #[inline]
     pub(crate) fn new(capacity: usize) -> Self {
+        Self::reusing(String::new(), capacity)
+    }
+
+    /// [`TextsWriter::new`] in `buffer` (emptied first), which is grown only when it has less room.
+    #[inline]
+    pub(crate) fn reusing(mut buffer: String, capacity: usize) -> Self {
+        buffer.clear();
+        buffer.reserve(capacity);
         Self {
             texts: Texts {
-                buffer: String::with_capacity(capacity),
+                buffer,
                 ..Texts::default()
             },
         }
@@ -249,6 +263,17 @@ mod tests {
         plain.push(Text::ActionName, &["/x"]);
         plain.push(Text::UserId, &["v"]);
         assert_eq!(texts, plain.finish());
+        let mut plain = TextsWriter::new(0);
+        plain.push(Text::Url, &["https://a.example/x?q=1"]);
+        // Written again in the buffer of texts that are done with: only the new texts are in it.
+        let mut old = plain.finish();
+        let mut writer = TextsWriter::reusing(old.take_buffer(), 4);
+        assert_eq!(old, Texts::default());
+        writer.push(Text::Referrer, &["r"]);
+        let reused = writer.finish();
+        assert_eq!(reused.len(), 1);
+        assert_eq!(reused.get(Text::Referrer), Some("r"));
+        assert_eq!(reused.get(Text::Url), None);
         let mut empty = Texts::default();
         empty.set(Text::Referrer, Some(""));
         assert_eq!(empty.get(Text::Referrer), Some(""));
