@@ -63,6 +63,21 @@ fn hex_word(digits: [u8; 8]) -> Option<[u8; 4]> {
     Some((packed as u32).to_le_bytes())
 }
 
+/// The eight lowercase hexadecimal digits of four bytes, computed on all of them at once (an id is
+/// written into every hit): each nibble spread into a byte of its own, then turned into its digit.
+fn hex_digits(bytes: &[u8]) -> [u8; 8] {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(bytes);
+    let nibbles = u64::from(u32::from_be_bytes(word));
+    let nibbles = (nibbles | (nibbles << 16)) & 0x0000_ffff_0000_ffff;
+    let nibbles = (nibbles | (nibbles << 8)) & 0x00ff_00ff_00ff_00ff;
+    let nibbles = (nibbles | (nibbles << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // 1 in each byte whose nibble is 10 or more (adding 6 carries it into the high half).
+    let letters = ((nibbles + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    // '0' + n for a digit, 'a' + n - 10 = '0' + n + 0x27 for a letter.
+    (nibbles + 0x3030_3030_3030_3030 + letters * 0x27).to_be_bytes()
+}
+
 impl FromStr for VisitorId {
     type Err = InvalidVisitorId;
 
@@ -104,13 +119,17 @@ impl VisitorId {
     }
 
     /// The 16 lowercase hexadecimal digits, without allocating.
+    ///
+    /// ```
+    /// use matomo_core::VisitorId;
+    /// let id: VisitorId = "0123456789ABCDEF".parse().unwrap();
+    /// assert_eq!(&id.to_hex(), b"0123456789abcdef");
+    /// ```
     pub fn to_hex(self) -> [u8; 16] {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let (high, low) = self.0.split_at(4);
         let mut out = [0u8; 16];
-        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0) {
-            pair[0] = DIGITS[usize::from(byte >> 4)];
-            pair[1] = DIGITS[usize::from(byte & 0x0f)];
-        }
+        out[..8].copy_from_slice(&hex_digits(high));
+        out[8..].copy_from_slice(&hex_digits(low));
         out
     }
 }
@@ -155,6 +174,19 @@ mod tests {
                         VisitorId::from_hex(&digits).map(|id| u64::from_be_bytes(id.to_bytes()));
                     assert_eq!(read, reference(&digits), "{digits:?}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_byte_at_every_place_is_written_as_its_two_digits() {
+        for at in 0..8 {
+            for byte in 0..=255u8 {
+                let mut bytes = [0x5a; 8];
+                bytes[at] = byte;
+                let hex = VisitorId::from_bytes(bytes).to_hex();
+                let expected = format!("{:016x}", u64::from_be_bytes(bytes));
+                assert_eq!(std::str::from_utf8(&hex), Ok(expected.as_str()));
             }
         }
     }
