@@ -8,8 +8,8 @@
 //!   a method, a path, a query and eight headers, then `Tracker::track_exchange` (the rules'
 //!   decision and a `try_send` into the queue). The dispatcher is not polled during the loop.
 //! - dispatcher: the bot rule (a user-agent match, moved off the request path), building the hit
-//!   (identity, privacy, masks), adding it to a batch, and encoding each full batch as the bulk
-//!   body the transport posts. Measured twice: with Matomo's `_pk_id` cookie (the visitor id read
+//!   (identity, privacy, masks), adding it to a batch, encoding each full batch as the bulk body
+//!   the transport posts, and handing the sent batch's text buffers back for the next hits. Measured twice: with Matomo's `_pk_id` cookie (the visitor id read
 //!   from it) and without (derived from IP and user agent). Only the dispatcher loop is counted
 //!   (callgrind's `--toggle-collect`), after one warm-up hit: the bot regex and the URL mask's lazy
 //!   DFA are built on first use with randomly seeded hash maps, so counting them would move the
@@ -175,9 +175,9 @@ fn child(mode: &str, n: usize) {
 
 /// The dispatcher's work for `n` hits, the only function callgrind counts in "dispatcher" mode: as
 /// the dispatcher does it, each hit's client recalled (user agent with its bot verdict, and
-/// language, remembered by text), the hit built into a
-/// batch, and each full batch encoded as one bulk body (`n` is a multiple of the batch size, so
-/// every hit is encoded). Returns the bytes encoded.
+/// language, remembered by text), the hit built into a batch (in a sent hit's text buffer), and
+/// each full batch encoded as one bulk body, then handed back (`n` is a multiple of the batch
+/// size, so every hit is encoded). Returns the bytes encoded.
 #[inline(never)]
 fn dispatch(
     config: &TrackerConfig,
