@@ -1,10 +1,10 @@
 //! `MockMatomo`: a local Matomo tracker stand-in on wiremock.
 
+use super::bulk::judge_bulk;
 use super::matomo::{
     judge, warnings, HitOutcome, ReceivedHit, Via, LOGIN_PAGE, TRACKER_NOTICE, TRANSPARENT_GIF,
 };
 use crate::request::TrackingRequest;
-use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -453,98 +453,14 @@ fn bulk(
     valid_token: Option<&str>,
     keep: bool,
 ) -> (ResponseTemplate, Vec<ReceivedHit>) {
-    let Some(BulkBody { requests, token }) = BulkBody::parse(&request.body) else {
-        return (
-            bulk_json(serde_json::json!({"status": "success", "tracked": 0, "invalid": 0})),
-            Vec::new(),
-        );
-    };
-    let mut received = Vec::new();
-    let (mut tracked, mut invalid, mut indices) = (0, 0, Vec::new());
-    // One clock read for the whole request: its hits arrived together.
-    let now = std::time::SystemTime::now();
-    // Room for a usual hit's parameters, so collecting them does not regrow; one list for all.
-    let mut params = Vec::with_capacity(32);
-    for (index, entry) in requests.iter().enumerate() {
-        let query: &str = entry;
-        let query = query.split_once('?').map_or(query, |(_, q)| q);
-        params.clear();
-        params.extend(crate::request::parse_pairs(query));
-        let own_token = params
-            .iter()
-            .find(|(k, _)| k == "token_auth")
-            .map(|(_, v)| v.as_ref());
-        let hit_token = own_token.or(token.as_deref());
-        let hit = judge(
-            Via::Bulk(index),
-            &params,
-            keep,
-            hit_token,
-            valid_token,
-            &state.sites,
-            now,
-        );
-        if hit.outcome == HitOutcome::Tracked {
-            tracked += 1;
-        } else if hit.outcome.is_invalid() {
-            invalid += 1;
-            indices.push(index);
-        }
-        if keep {
-            received.push(hit);
-        }
-    }
-    let mut body = serde_json::json!({"status": "success", "tracked": tracked, "invalid": invalid});
-    let token_valid = token.is_some() && token.as_deref() == valid_token;
-    if token_valid {
-        body["invalid_indices"] = serde_json::json!(indices);
-    }
-    (bulk_json(body), received)
-}
-
-/// A bulk request body as Matomo reads it: the `requests` (an entry that is not a string reads as
-/// an empty hit) and the `token_auth`.
-struct BulkBody<'a> {
-    requests: Vec<Cow<'a, str>>,
-    token: Option<Cow<'a, str>>,
-}
-
-impl<'a> BulkBody<'a> {
-    /// `None` when the body is not JSON or holds no `requests` array.
-    fn parse(body: &'a [u8]) -> Option<Self> {
-        /// The usual shape, read without a copy of each request.
-        #[derive(serde::Deserialize)]
-        struct Usual<'a> {
-            #[serde(borrow)]
-            requests: Vec<Entry<'a>>,
-            #[serde(borrow, default)]
-            token_auth: Option<Entry<'a>>,
-        }
-        /// A string of the body, borrowed unless it holds a JSON escape: serde borrows a
-        /// `Cow<str>` only as a field of its own, and copies one that is the item of a `Vec` or
-        /// the content of an `Option` (an allocation and a copy per hit).
-        #[derive(serde::Deserialize)]
-        struct Entry<'a>(#[serde(borrow)] Cow<'a, str>);
-        if let Ok(usual) = serde_json::from_slice::<Usual<'a>>(body) {
-            return Some(BulkBody {
-                requests: usual.requests.into_iter().map(|entry| entry.0).collect(),
-                token: usual.token_auth.map(|entry| entry.0),
-            });
-        }
-        // Anything else that is JSON: entries or a token of other types.
-        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-        let requests = value
-            .get("requests")?
-            .as_array()?
-            .iter()
-            .map(|entry| Cow::Owned(entry.as_str().unwrap_or_default().to_owned()))
-            .collect();
-        let token = value
-            .get("token_auth")
-            .and_then(|t| t.as_str())
-            .map(|t| Cow::Owned(t.to_owned()));
-        Some(BulkBody { requests, token })
-    }
+    let judged = judge_bulk(
+        &request.body,
+        &state.sites,
+        valid_token,
+        keep,
+        std::time::SystemTime::now(),
+    );
+    (bulk_json(judged.answer), judged.hits)
 }
 
 fn bulk_json(body: serde_json::Value) -> ResponseTemplate {
@@ -552,28 +468,4 @@ fn bulk_json(body: serde_json::Value) -> ResponseTemplate {
         body.to_string().into_bytes(),
         "application/json; charset=utf-8",
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::BulkBody;
-    use std::borrow::Cow;
-
-    #[test]
-    fn a_bulk_body_is_read_in_place_unless_a_string_holds_an_escape() {
-        let body = br#"{"requests":["?idsite=1&rec=1","?idsite=1&url=a\/b"],"token_auth":"t0k"}"#;
-        let parsed = BulkBody::parse(body).unwrap();
-        assert!(matches!(
-            &parsed.requests[0],
-            Cow::Borrowed("?idsite=1&rec=1")
-        ));
-        // `\/` has to be unescaped: a copy.
-        assert!(matches!(&parsed.requests[1], Cow::Owned(text) if text == "?idsite=1&url=a/b"));
-        assert!(matches!(parsed.token, Some(Cow::Borrowed("t0k"))));
-        // Other shapes of JSON still read, as Matomo reads them.
-        let odd = BulkBody::parse(br#"{"requests":[7,"?rec=1"],"token_auth":5}"#).unwrap();
-        assert_eq!(odd.requests, ["", "?rec=1"]);
-        assert_eq!(odd.token, None);
-        assert!(BulkBody::parse(b"not json").is_none());
-    }
 }
