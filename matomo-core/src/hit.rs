@@ -24,12 +24,13 @@ use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, PkIdName, VisitorIdDeriver};
 use crate::privacy::{anonymize_ip, mask_path_parts, name_filter, redact_query_with};
 use crate::request::{
-    cdt_needs_token, millis, unix_seconds, Action, BuildError, SharedText, SpareBuffers, Text,
-    TextsWriter, TrackingRequest,
+    cdt_needs_token, millis, Action, BuildError, SharedText, SpareBuffers, Text, TextsWriter,
+    TrackingRequest,
 };
 use crate::rules::{is_bot, is_html};
 use crate::secret::Salt;
 use crate::title::html_title;
+use crate::unix_time::unix_seconds;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;

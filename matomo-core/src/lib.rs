@@ -72,6 +72,7 @@ pub mod title;
 #[cfg(feature = "tower")]
 pub mod tower;
 pub mod transport;
+mod unix_time;
 mod visitor;
 
 pub use client_memory::{ClientMemory, Recalled};

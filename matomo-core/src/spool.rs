@@ -287,7 +287,7 @@ fn storage(path: &Path, error: &dyn std::fmt::Display) -> SpoolError {
 }
 
 fn aside_name(path: &Path) -> PathBuf {
-    let stamp = crate::request::unix_seconds(std::time::SystemTime::now());
+    let stamp = crate::unix_time::unix_seconds(std::time::SystemTime::now());
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(format!(".corrupt-{stamp}"));
     path.with_file_name(name)

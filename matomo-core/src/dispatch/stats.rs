@@ -143,7 +143,7 @@ impl Counters {
     pub fn snapshot(&self) -> Stats {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let oldest = load(&self.oldest_pending_ms);
-        let now_ms = super::worker::unix_ms(std::time::SystemTime::now());
+        let now_ms = crate::unix_time::unix_ms(std::time::SystemTime::now());
         Stats {
             tracked: load(&self.tracked),
             skipped: SkipReason::ALL

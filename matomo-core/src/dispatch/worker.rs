@@ -9,11 +9,12 @@ use crate::exchange::HttpExchange;
 use crate::hit::{Extras, HitBuilder};
 use crate::request::{SpareBuffers, TrackingRequest};
 use crate::transport::{Accepted, Transport, TransportError};
+use crate::unix_time::unix_ms;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -60,12 +61,6 @@ const GATHER_INTERVAL: Duration = Duration::from_millis(2);
 
 /// How many queued jobs the dispatcher builds before it lets other tasks on its thread run.
 const ACCEPT_BURST: usize = 8;
-
-/// `time` in whole milliseconds since the Unix epoch; 0 before it.
-pub(super) fn unix_ms(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 impl Worker {
     #[allow(clippy::too_many_arguments)]

@@ -27,6 +27,7 @@ pub use spares::SpareBuffers;
 pub(crate) use texts::{Text, Texts, TextsWriter};
 
 use crate::secret::TokenAuth;
+use crate::unix_time::unix_seconds;
 use crate::visitor::VisitorId;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -665,12 +666,6 @@ pub(crate) fn cdt_needs_token(cdt: u64, now: SystemTime) -> bool {
     UNIX_EPOCH
         .checked_add(Duration::from_secs(limit))
         .is_some_and(|limit| now >= limit)
-}
-
-/// `time` in whole seconds since the Unix epoch; 0 before it.
-#[inline]
-pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Checks everything but the token rules; shared by the builder and the decoder.

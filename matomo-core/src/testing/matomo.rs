@@ -163,7 +163,7 @@ pub fn warnings(hit: &ReceivedHit, sites: &BTreeSet<u32>) -> Vec<String> {
         Some(_) => {}
     }
     if let Some(cdt) = hit.param("cdt").and_then(|c| c.trim().parse::<u64>().ok()) {
-        let now = crate::request::unix_seconds(SystemTime::now());
+        let now = crate::unix_time::unix_seconds(SystemTime::now());
         if now.saturating_sub(cdt) > crate::request::CDT_WITHOUT_TOKEN_MAX_AGE.as_secs()
             && hit.token != Some(true)
         {
