@@ -2,7 +2,8 @@
 //!
 //! A page view carries three of them, each as long as a URL, and its action name is most often its
 //! URL's path. Held in one buffer, with a text allowed to lie inside another, they cost one
-//! allocation and one free per hit instead of three of each, and the path is copied once.
+//! allocation and one free per hit instead of three of each (none when the buffer of a sent hit is
+//! reused, see [`SpareBuffers`](super::SpareBuffers)), and the path is copied once.
 
 use std::fmt;
 use std::ops::Range;
