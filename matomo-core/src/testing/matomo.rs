@@ -163,10 +163,7 @@ pub fn warnings(hit: &ReceivedHit, sites: &BTreeSet<u32>) -> Vec<String> {
         Some(_) => {}
     }
     if let Some(cdt) = hit.param("cdt").and_then(|c| c.trim().parse::<u64>().ok()) {
-        let now = crate::unix_time::unix_seconds(SystemTime::now());
-        if now.saturating_sub(cdt) > crate::request::CDT_WITHOUT_TOKEN_MAX_AGE.as_secs()
-            && hit.token != Some(true)
-        {
+        if crate::request::cdt_needs_token(cdt, SystemTime::now()) && hit.token != Some(true) {
             out.push(
                 "cdt is older than 24 hours and no valid token came: Matomo refuses it".to_owned(),
             );
@@ -176,4 +173,43 @@ pub fn warnings(hit: &ReceivedHit, sites: &BTreeSet<u32>) -> Vec<String> {
         out.push(format!("not a valid hit: {error}"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{judge, warnings, Via};
+    use crate::unix_time::unix_seconds;
+    use std::collections::BTreeSet;
+    use std::time::SystemTime;
+
+    #[test]
+    fn a_cdt_older_than_a_day_is_warned_about_unless_a_valid_token_came() {
+        let sites = BTreeSet::from([1]);
+        let day = crate::request::CDT_WITHOUT_TOKEN_MAX_AGE.as_secs();
+        let now = unix_seconds(SystemTime::now());
+        let warned = |cdt: u64, token: Option<&str>| {
+            let cdt = cdt.to_string();
+            let params = [("idsite", "1"), ("rec", "1"), ("cdt", cdt.as_str())];
+            let hit = judge(
+                Via::Get,
+                &params,
+                true,
+                token,
+                Some("good"),
+                &sites,
+                SystemTime::now(),
+            );
+            warnings(&hit, &sites)
+                .iter()
+                .any(|w| w.starts_with("cdt is older than 24 hours"))
+        };
+        assert!(warned(now - day - 5, None));
+        assert!(warned(now - day - 5, Some("bad")));
+        assert!(!warned(now - day - 5, Some("good")));
+        assert!(!warned(now - day + 5, None));
+        assert!(
+            !warned(now + 60, None),
+            "a time ahead of the clock is not old"
+        );
+    }
 }
