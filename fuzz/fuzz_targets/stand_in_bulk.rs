@@ -1,10 +1,10 @@
 //! Any bulk request body the Matomo stand-in (`MockMatomo`, `matomo-cli listen`) receives: never a
 //! panic; the answer's counts are the hits' outcomes; the indices are shown only with the valid
-//! token; a tracked hit encodes and decodes back to itself; a token is never kept in the clear.
+//! token, and they are the invalid hits' numbers; a tracked hit encodes and decodes back to itself; a token is never kept in the clear.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use matomo_core::testing::{judge_bulk, HitOutcome};
+use matomo_core::testing::{judge_bulk, HitOutcome, Via};
 use matomo_core::TrackingRequest;
 use std::collections::BTreeSet;
 use std::time::SystemTime;
@@ -43,12 +43,21 @@ fuzz_target!(|data: &[u8]| {
     match answer.get("invalid_indices") {
         Some(indices) => {
             assert!(token_valid, "indices only for the valid token");
-            let shown = indices.as_array().map_or(0, Vec::len) as u64;
-            assert_eq!(Some(shown), answer["invalid"].as_u64());
+            let invalid: Vec<serde_json::Value> = judged
+                .hits
+                .iter()
+                .filter(|hit| hit.outcome.is_invalid())
+                .map(|hit| match hit.via {
+                    Via::Bulk(index) => index.into(),
+                    via => panic!("a bulk hit came {via:?}"),
+                })
+                .collect();
+            assert_eq!(indices.as_array(), Some(&invalid), "the invalid hits' indices");
         }
         None => assert!(!token_valid, "the valid token sees the indices"),
     }
-    for hit in &judged.hits {
+    for (index, hit) in judged.hits.iter().enumerate() {
+        assert_eq!(hit.via, Via::Bulk(index), "the hits read are numbered in order");
         for (name, value) in &hit.params {
             if name == "token_auth" {
                 assert_eq!(value, "***", "a token is never kept in the clear");

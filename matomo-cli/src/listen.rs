@@ -29,7 +29,9 @@ pub async fn run(args: ListenArgs) -> Outcome {
             return Outcome::Usage;
         }
     };
-    let mut builder = MockMatomo::builder().listener(listener);
+    // Hits are printed as they arrive (`subscribe`), not kept: a long session must not grow
+    // with every hit.
+    let mut builder = MockMatomo::builder().listener(listener).keep_hits(false);
     for site in &args.sites {
         builder = builder.site(*site);
     }

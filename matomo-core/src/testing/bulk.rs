@@ -19,11 +19,17 @@ pub struct BulkJudgement {
 }
 
 /// Judges a bulk request body as Matomo does, for sites `sites` whose valid token is
-/// `valid_token`, at `now`: each entry of `requests` is one hit (a leading `?` and anything before
-/// it is skipped; an entry that is not a string is an empty hit), with its own `token_auth` or the
-/// body's. A body that is not JSON, or holds no `requests` array, tracks nothing. The hits are
-/// returned only when `keep_hits` (each one's raw parameters copied); the answer is the same
-/// either way. This is what [`MockMatomo`](super::MockMatomo) answers, and what `matomo-cli listen`
+/// `valid_token`, at `now`, as `BulkTracking` reads it:
+/// - each entry of `requests` is one hit: a string is a URL (or just `?` and a query) whose query
+///   holds the parameters, and an entry without a query is skipped, taking no index; a JSON object
+///   holds the parameters as members; anything else is a hit without parameters, which counts as
+///   neither tracked nor invalid;
+/// - a hit is authenticated with the body's `token_auth` or, when the body has none (or an empty
+///   one), with its own;
+/// - a body that is not JSON, or holds no `requests` array, tracks nothing.
+///
+/// The hits are returned only when `keep_hits` (each one's raw parameters copied); the answer is
+/// the same either way. This is what [`MockMatomo`](super::MockMatomo) answers, and what `matomo-cli listen`
 /// does with outside input.
 ///
 /// ```
@@ -53,17 +59,29 @@ pub fn judge_bulk(
     let mut hits = Vec::new();
     let (mut tracked, mut invalid, mut indices) = (0, 0, Vec::new());
     // Room for a usual hit's parameters, so collecting them does not regrow; one list for all.
-    let mut params = Vec::with_capacity(32);
-    for (index, entry) in requests.iter().enumerate() {
-        let query: &str = entry;
-        let query = query.split_once('?').map_or(query, |(_, q)| q);
+    let mut params: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(32);
+    // Matomo numbers the hits it reads: an entry it skips takes no index.
+    let mut index = 0;
+    for entry in &requests {
         params.clear();
-        params.extend(crate::request::parse_pairs(query));
+        match entry {
+            BulkEntry::Text(text) => match url_query(text) {
+                Some(query) => params.extend(crate::request::parse_pairs(query)),
+                None => continue,
+            },
+            BulkEntry::Params(pairs) => params.extend(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str()))),
+            ),
+            BulkEntry::Empty => {}
+        }
         let own_token = params
             .iter()
+            .rev()
             .find(|(k, _)| k == "token_auth")
             .map(|(_, v)| v.as_ref());
-        let hit_token = own_token.or(token.as_deref());
+        let hit_token = entry_token(token.as_deref(), own_token);
         let hit = judge(
             Via::Bulk(index),
             &params,
@@ -82,6 +100,7 @@ pub fn judge_bulk(
         if keep_hits {
             hits.push(hit);
         }
+        index += 1;
     }
     let mut answer =
         serde_json::json!({"status": "success", "tracked": tracked, "invalid": invalid});
@@ -91,33 +110,92 @@ pub fn judge_bulk(
     BulkJudgement { answer, hits }
 }
 
-/// A bulk request body as Matomo reads it: the `requests` (an entry that is not a string reads as
-/// an empty hit) and the `token_auth`.
+/// The token Matomo authenticates a bulk entry with (`Request::authenticateTrackingApi`): the
+/// body's, unless PHP's `empty()` holds for it (`""` or `"0"`); then the entry's own `token_auth`,
+/// the last one when it repeats (as `parse_str` keeps).
+fn entry_token<'t>(body: Option<&'t str>, own: Option<&'t str>) -> Option<&'t str> {
+    match body {
+        Some(token) if !matches!(token, "" | "0") => Some(token),
+        _ => own,
+    }
+}
+
+/// The query of a bulk entry, as PHP's `parse_url` finds it: from the first `?` to a `#`, if no `#`
+/// comes first; `None` when there is none or it is empty (Matomo then skips the entry).
+fn url_query(entry: &str) -> Option<&str> {
+    let at = entry.find(['?', '#'])?;
+    let rest = entry.get(at..)?.strip_prefix('?')?;
+    let query = rest.split_once('#').map_or(rest, |(query, _)| query);
+    (!query.is_empty()).then_some(query)
+}
+
+/// One entry of a bulk body's `requests`.
+#[derive(Debug, PartialEq)]
+enum BulkEntry<'a> {
+    /// A string: a URL, or `?` and a query.
+    Text(Cow<'a, str>),
+    /// A JSON object: its members, as PHP reads them as strings (a number as written, `true` as
+    /// `1`, `false` as empty; `null`, arrays and objects left out).
+    Params(Vec<(String, String)>),
+    /// Any other JSON value: a hit without parameters.
+    Empty,
+}
+
+impl BulkEntry<'_> {
+    fn from_value(value: &serde_json::Value) -> Self {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => BulkEntry::Text(Cow::Owned(text.clone())),
+            Value::Object(members) => BulkEntry::Params(
+                members
+                    .iter()
+                    .filter_map(|(name, value)| {
+                        let value = match value {
+                            Value::String(text) => text.clone(),
+                            Value::Number(number) => number.to_string(),
+                            Value::Bool(true) => "1".to_owned(),
+                            Value::Bool(false) => String::new(),
+                            Value::Null | Value::Array(_) | Value::Object(_) => return None,
+                        };
+                        Some((name.clone(), value))
+                    })
+                    .collect(),
+            ),
+            _ => BulkEntry::Empty,
+        }
+    }
+}
+
+/// A bulk request body as Matomo reads it: the `requests` and the `token_auth`.
 struct BulkBody<'a> {
-    requests: Vec<Cow<'a, str>>,
+    requests: Vec<BulkEntry<'a>>,
     token: Option<Cow<'a, str>>,
 }
 
 impl<'a> BulkBody<'a> {
     /// `None` when the body is not JSON or holds no `requests` array.
     fn parse(body: &'a [u8]) -> Option<Self> {
-        /// The usual shape, read without a copy of each request.
+        /// The usual shape, every entry a string, read without a copy of each request.
         #[derive(serde::Deserialize)]
         struct Usual<'a> {
             #[serde(borrow)]
-            requests: Vec<Entry<'a>>,
+            requests: Vec<Text<'a>>,
             #[serde(borrow, default)]
-            token_auth: Option<Entry<'a>>,
+            token_auth: Option<Text<'a>>,
         }
         /// A string of the body, borrowed unless it holds a JSON escape: serde borrows a
         /// `Cow<str>` only as a field of its own, and copies one that is the item of a `Vec` or
         /// the content of an `Option` (an allocation and a copy per hit).
         #[derive(serde::Deserialize)]
-        struct Entry<'a>(#[serde(borrow)] Cow<'a, str>);
+        struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
         if let Ok(usual) = serde_json::from_slice::<Usual<'a>>(body) {
             return Some(BulkBody {
-                requests: usual.requests.into_iter().map(|entry| entry.0).collect(),
-                token: usual.token_auth.map(|entry| entry.0),
+                requests: usual
+                    .requests
+                    .into_iter()
+                    .map(|text| BulkEntry::Text(text.0))
+                    .collect(),
+                token: usual.token_auth.map(|text| text.0),
             });
         }
         // Anything else that is JSON: entries or a token of other types.
@@ -126,7 +204,7 @@ impl<'a> BulkBody<'a> {
             .get("requests")?
             .as_array()?
             .iter()
-            .map(|entry| Cow::Owned(entry.as_str().unwrap_or_default().to_owned()))
+            .map(BulkEntry::from_value)
             .collect();
         let token = value
             .get("token_auth")
@@ -138,16 +216,27 @@ impl<'a> BulkBody<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{judge_bulk, BulkBody};
+    use super::{judge_bulk, url_query, BulkBody, BulkEntry};
     use crate::testing::{HitOutcome, Via};
     use std::borrow::Cow;
     use std::collections::BTreeSet;
     use std::time::SystemTime;
 
+    fn outcomes(body: &[u8], valid_token: Option<&str>) -> Vec<HitOutcome> {
+        let judged = judge_bulk(
+            body,
+            &BTreeSet::from([1]),
+            valid_token,
+            true,
+            SystemTime::now(),
+        );
+        judged.hits.into_iter().map(|hit| hit.outcome).collect()
+    }
+
     #[test]
     fn a_bulk_body_is_judged_hit_by_hit_and_answered_with_counts() {
         let sites = BTreeSet::from([1]);
-        let body = br#"{"requests":["?idsite=1&rec=1","idsite=2&rec=1","?idsite=1","?idsite=1&rec=1&cip=1.2.3.4"],"token_auth":"good"}"#;
+        let body = br#"{"requests":["?idsite=1&rec=1","?idsite=2&rec=1","?idsite=1","https://m.example/matomo.php?idsite=1&rec=1&cip=1.2.3.4"],"token_auth":"good"}"#;
         let judged = judge_bulk(body, &sites, Some("good"), true, SystemTime::now());
         assert_eq!(
             judged.answer,
@@ -184,19 +273,112 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_without_a_query_is_skipped_and_takes_no_index() {
+        let sites = BTreeSet::from([1]);
+        let body = br##"{"requests":["idsite=1&rec=1","?","?idsite=9&rec=1","#x?idsite=1&rec=1","?idsite=1&rec=1#idsite=9"],"token_auth":"good"}"##;
+        let judged = judge_bulk(body, &sites, Some("good"), true, SystemTime::now());
+        // Only the third and the last are read: the unknown site is hit 0 of what Matomo read.
+        assert_eq!(
+            judged.answer,
+            serde_json::json!({"status": "success", "tracked": 1, "invalid": 1, "invalid_indices": [0]})
+        );
+        let vias: Vec<_> = judged.hits.iter().map(|hit| hit.via).collect();
+        assert_eq!(vias, [Via::Bulk(0), Via::Bulk(1)]);
+        assert_eq!(
+            judged.hits[1].param("idsite"),
+            Some("1"),
+            "a fragment is not the query"
+        );
+        assert_eq!(url_query("https://a.example/p?x=1#f"), Some("x=1"));
+        assert_eq!(url_query("?x=1?y=2"), Some("x=1?y=2"));
+        assert_eq!(url_query("/p?#f"), None);
+        assert_eq!(url_query("no query"), None);
+    }
+
+    #[test]
+    fn the_bodys_token_counts_before_an_entrys_own() {
+        let cip = "idsite=1&rec=1&cip=1.2.3.4";
+        let judge = |body: String| outcomes(body.as_bytes(), Some("good"));
+        // The body's valid token wins over a bad one of the entry, and the other way round.
+        assert_eq!(
+            judge(format!(
+                r#"{{"requests":["?{cip}&token_auth=bad"],"token_auth":"good"}}"#
+            )),
+            [HitOutcome::Tracked]
+        );
+        assert_eq!(
+            judge(format!(
+                r#"{{"requests":["?{cip}&token_auth=good"],"token_auth":"bad"}}"#
+            )),
+            [HitOutcome::BadToken]
+        );
+        // Without a body token, or with one PHP deems empty, the entry's own counts: its last.
+        for token in [
+            String::new(),
+            r#","token_auth":"""#.to_owned(),
+            r#","token_auth":"0""#.to_owned(),
+        ] {
+            let body =
+                format!(r#"{{"requests":["?{cip}&token_auth=bad&token_auth=good"]{token}}}"#);
+            assert_eq!(judge(body.clone()), [HitOutcome::Tracked], "{body}");
+            let body =
+                format!(r#"{{"requests":["?{cip}&token_auth=good&token_auth=bad"]{token}}}"#);
+            assert_eq!(judge(body.clone()), [HitOutcome::BadToken], "{body}");
+        }
+    }
+
+    #[test]
+    fn an_object_entry_holds_the_parameters() {
+        let body = br#"{"requests":[{"idsite":1,"rec":true,"url":"https://a.example/","cip":"1.2.3.4"},{"idsite":1,"rec":1,"cip":null},{"idsite":1,"rec":false},7],"token_auth":"good"}"#;
+        let judged = judge_bulk(
+            body,
+            &BTreeSet::from([1]),
+            Some("good"),
+            true,
+            SystemTime::now(),
+        );
+        let outcomes: Vec<_> = judged.hits.iter().map(|hit| hit.outcome.clone()).collect();
+        assert_eq!(
+            outcomes,
+            [
+                HitOutcome::Tracked,
+                HitOutcome::Tracked,
+                HitOutcome::NotRecorded,
+                HitOutcome::NotRecorded
+            ]
+        );
+        assert_eq!(judged.hits[0].param("cip"), Some("1.2.3.4"));
+        assert_eq!(judged.hits[1].param("cip"), None, "null is no value");
+        assert_eq!(
+            judged.answer,
+            serde_json::json!({"status": "success", "tracked": 2, "invalid": 0, "invalid_indices": []})
+        );
+    }
+
+    #[test]
     fn a_bulk_body_is_read_in_place_unless_a_string_holds_an_escape() {
         let body = br#"{"requests":["?idsite=1&rec=1","?idsite=1&url=a\/b"],"token_auth":"t0k"}"#;
         let parsed = BulkBody::parse(body).unwrap();
         assert!(matches!(
             &parsed.requests[0],
-            Cow::Borrowed("?idsite=1&rec=1")
+            BulkEntry::Text(Cow::Borrowed("?idsite=1&rec=1"))
         ));
         // `\/` has to be unescaped: a copy.
-        assert!(matches!(&parsed.requests[1], Cow::Owned(text) if text == "?idsite=1&url=a/b"));
+        assert!(
+            matches!(&parsed.requests[1], BulkEntry::Text(Cow::Owned(text)) if text == "?idsite=1&url=a/b")
+        );
         assert!(matches!(parsed.token, Some(Cow::Borrowed("t0k"))));
         // Other shapes of JSON still read, as Matomo reads them.
-        let odd = BulkBody::parse(br#"{"requests":[7,"?rec=1"],"token_auth":5}"#).unwrap();
-        assert_eq!(odd.requests, ["", "?rec=1"]);
+        let odd =
+            BulkBody::parse(br#"{"requests":[7,"?rec=1",{"rec":1.5}],"token_auth":5}"#).unwrap();
+        assert_eq!(
+            odd.requests,
+            [
+                BulkEntry::Empty,
+                BulkEntry::Text(Cow::Borrowed("?rec=1")),
+                BulkEntry::Params(vec![("rec".to_owned(), "1.5".to_owned())])
+            ]
+        );
         assert_eq!(odd.token, None);
         assert!(BulkBody::parse(b"not json").is_none());
     }

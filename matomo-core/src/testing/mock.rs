@@ -74,6 +74,11 @@ impl Shared {
 ///   when the token is valid; malformed JSON gets `tracked: 0, invalid: 0`.
 /// - Any other path: 200 with a login page.
 ///
+/// Memory grows with the requests it serves, even with [`MockMatomoBuilder::keep_hits`] off:
+/// wiremock keeps a copy of every request a mock matches (its body included: ~20 KiB for a bulk
+/// request of 50 hits), whether or not request recording is on. That is nothing for a test or a
+/// diagnostic session; under the load benchmark's saturation it is about 15 MiB a second.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use matomo_core::testing::MockMatomo;
@@ -271,8 +276,8 @@ impl MockMatomoBuilder {
             changed: Notify::new(),
             events: broadcast::channel(1024).0,
         });
-        // Hits are kept (or not) by the stand-in itself; wiremock's own copy of every request
-        // would only grow under load.
+        // Hits are kept (or not) by the stand-in itself: no second list of every request. (The
+        // matched mock still keeps its copy of each; see the type's documentation.)
         let mut builder = MockServer::builder().disable_request_recording();
         if let Some(listener) = self.listener {
             builder = builder.listener(listener);
