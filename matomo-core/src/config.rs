@@ -99,8 +99,12 @@ pub struct TrackerConfig {
     pub visitor_cookie: bool,
     /// A PEM file of extra root certificates (an internal CA). Default none: the public web roots.
     pub tls_ca_file: Option<PathBuf>,
-    /// An HTTP proxy for reaching Matomo, e.g. `http://proxy.internal:3128`. Default none: the
-    /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables decide.
+    /// An HTTP proxy for reaching Matomo, e.g. `http://proxy.internal:3128`. An `https://` Matomo
+    /// is reached through a CONNECT tunnel; an `http://` one by handing the proxy each request with
+    /// its full URL, as HTTP proxies expect. Default none: the `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`
+    /// environment variables decide, and only there may the proxy's URL carry credentials
+    /// (`http://user:password@host:port`, sent as `Proxy-Authorization`): settings are shown in
+    /// `Debug` output and logs.
     pub proxy: Option<String>,
     /// How many hits may wait for delivery; beyond it new hits are dropped and counted
     /// (`MATOMO_QUEUE_CAPACITY`). Default 10000.
@@ -832,10 +836,14 @@ fn check_http_url(key: &str, raw: &str) -> Result<url::Url, ConfigError> {
         ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(invalid(
-            key,
-            "must not carry a user name or password: Matomo authenticates with token_auth".into(),
-        ));
+        let why = if key == "proxy" {
+            "must not carry a user name or password here, where settings are shown and logged: \
+             give a proxy that asks for credentials as HTTPS_PROXY or HTTP_PROXY in the \
+             environment (http://user:password@host:port)"
+        } else {
+            "must not carry a user name or password: Matomo authenticates with token_auth"
+        };
+        return Err(invalid(key, why.into()));
     }
     Ok(parsed)
 }

@@ -8,6 +8,9 @@ use matomo_core::{
 };
 use std::time::Duration;
 
+mod common;
+use common::recording_proxy;
+
 const TOKEN: &str = "c0ffee0123456789deadbeef";
 
 fn hit(site: u32, path: &str) -> TrackingRequest {
@@ -381,6 +384,60 @@ async fn a_configured_proxy_is_used() {
     );
 }
 
+#[tokio::test]
+async fn an_http_matomo_is_reached_through_a_proxy_that_forwards_each_request() {
+    let matomo = MockMatomo::start().await;
+    let (port, heads) = recording_proxy().await;
+    let mut config = TrackerConfig::new(matomo.url(), 1);
+    config.proxy = Some(format!("http://127.0.0.1:{port}"));
+    let accepted = HyperTransport::new(&config)
+        .unwrap()
+        .send(&[hit(1, "/a"), hit(1, "/b")])
+        .await
+        .unwrap();
+    assert_eq!(accepted.tracked, 2);
+    assert_eq!(matomo.tracked(), vec![hit(1, "/a"), hit(1, "/b")]);
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    // Not CONNECT: the request itself, with its full URL.
+    assert!(
+        heads[0].starts_with(&format!("POST {} HTTP/1.1\r\n", matomo.url())),
+        "{heads:?}"
+    );
+    // Credentials for the proxy come only from the environment (tests/proxy_env.rs).
+    config.proxy = Some(format!("http://user:s3cret@127.0.0.1:{port}"));
+    let err = HyperTransport::new(&config).unwrap_err();
+    assert_eq!(err.key(), Some("proxy"));
+    assert!(err.to_string().contains("HTTP_PROXY"), "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+}
+
+#[tokio::test]
+async fn a_single_hit_to_an_http_matomo_goes_through_the_proxy_too() {
+    let matomo = MockMatomo::start().await;
+    let (port, heads) = recording_proxy().await;
+    let mut config = TrackerConfig::new(matomo.url(), 1);
+    config.proxy = Some(format!("http://127.0.0.1:{port}"));
+    let accepted = HyperTransport::new(&config)
+        .unwrap()
+        .send(&[hit(1, "/a")])
+        .await
+        .unwrap();
+    assert_eq!(accepted.tracked, 1);
+    let heads = heads.lock().unwrap().clone();
+    assert!(
+        heads[0].starts_with(&format!("GET {}?", matomo.url())),
+        "{heads:?}"
+    );
+    assert!(
+        !heads[0]
+            .to_ascii_lowercase()
+            .contains("proxy-authorization"),
+        "no credentials, no header: {heads:?}"
+    );
+    assert_eq!(matomo.tracked(), vec![hit(1, "/a")]);
+}
+
 mod tls {
     use super::*;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -456,6 +513,31 @@ mod tls {
             .await;
         let _ = std::fs::remove_file(&path);
         assert_eq!(result.unwrap().tracked, 1);
+    }
+
+    #[tokio::test]
+    async fn an_https_matomo_is_reached_through_the_proxys_connect_tunnel() {
+        let (port, pem) = tls_server().await;
+        let (proxy, heads) = recording_proxy().await;
+        let path = std::env::temp_dir().join(format!(
+            "matomo-rs-ca-proxy-{}-{port}.pem",
+            std::process::id()
+        ));
+        std::fs::write(&path, pem).unwrap();
+        let mut config = TrackerConfig::new(format!("https://127.0.0.1:{port}/matomo.php"), 1);
+        config.tls_ca_file = Some(path.clone());
+        config.proxy = Some(format!("http://127.0.0.1:{proxy}"));
+        let result = HyperTransport::new(&config)
+            .unwrap()
+            .send(&[hit(1, "/")])
+            .await;
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(result.unwrap().tracked, 1);
+        let heads = heads.lock().unwrap().clone();
+        assert!(
+            heads[0].starts_with(&format!("CONNECT 127.0.0.1:{port} HTTP/1.1\r\n")),
+            "{heads:?}"
+        );
     }
 
     #[test]

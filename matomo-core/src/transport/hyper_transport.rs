@@ -7,13 +7,13 @@ use crate::request::TrackingRequest;
 use crate::secret::TokenAuth;
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use http::header::{CONTENT_TYPE, PROXY_AUTHORIZATION, RETRY_AFTER, USER_AGENT};
 use http::{HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -50,6 +50,8 @@ pub struct HyperTransport {
     endpoint: String,
     host: String,
     token: Option<TokenAuth>,
+    /// `Proxy-Authorization` for a proxy that forwards plain-HTTP requests (a secret: never shown).
+    proxy_auth: Option<HeaderValue>,
     timeout: Duration,
     connect_timeout: Duration,
 }
@@ -94,7 +96,20 @@ impl HyperTransport {
             Some(proxy) => Matcher::builder().all(proxy.clone()).build(),
             None => Matcher::from_env(),
         };
+        let mut proxy_auth = None;
         let connector = match matcher.intercept(&uri) {
+            // A plain-HTTP Matomo: the proxy gets each request with its full URL, as HTTP proxies
+            // expect (many refuse CONNECT to any port but 443).
+            Some(intercept) if uri.scheme() == Some(&http::uri::Scheme::HTTP) => {
+                proxy_auth = intercept.basic_auth().cloned().map(|mut auth| {
+                    auth.set_sensitive(true);
+                    auth
+                });
+                Connector::Forward {
+                    http: http.clone(),
+                    proxy: with_port(intercept.uri().clone()),
+                }
+            }
             Some(intercept) => {
                 let mut tunnel = Tunnel::new(intercept.uri().clone(), http.clone());
                 if let Some(auth) = intercept.basic_auth() {
@@ -120,6 +135,7 @@ impl HyperTransport {
             endpoint,
             host,
             token: config.token_auth.clone(),
+            proxy_auth,
             timeout: config.timeout,
             connect_timeout: config.connect_timeout,
         })
@@ -165,6 +181,9 @@ impl HyperTransport {
         );
         if let Some(content_type) = content_type {
             request = request.header(CONTENT_TYPE, content_type);
+        }
+        if let Some(auth) = &self.proxy_auth {
+            request = request.header(PROXY_AUTHORIZATION, auth.clone());
         }
         let request = request
             .body(Full::new(payload))
@@ -472,23 +491,89 @@ impl Service<Name> for Resolver {
     }
 }
 
-/// Connects directly or through an HTTP proxy's CONNECT tunnel.
+/// Connects directly, through an HTTP proxy's CONNECT tunnel (an `https://` Matomo), or to an HTTP
+/// proxy that forwards each request (an `http://` Matomo).
 #[derive(Clone)]
 enum Connector {
     Direct(HttpConnector<Resolver>),
     Tunnel(Tunnel<HttpConnector<Resolver>>),
+    Forward {
+        http: HttpConnector<Resolver>,
+        /// The proxy, with its port.
+        proxy: Uri,
+    },
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A connection to Matomo, or to a proxy that forwards to it: then `proxied`, and the client writes
+/// each request with its full URL (`POST http://matomo.example/matomo.php`).
+struct Stream {
+    io: TokioIo<TcpStream>,
+    proxied: bool,
+}
+
+impl Connection for Stream {
+    fn connected(&self) -> Connected {
+        self.io.connected().proxy(self.proxied)
+    }
+}
+
+impl hyper::rt::Read for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+}
+
+/// A failure reaching the proxy, marked as such for the diagnosis.
+fn via_proxy(error: impl Into<BoxError>) -> BoxError {
+    Box::new(ProxyError(error.into()))
+}
+
 impl Service<Uri> for Connector {
-    type Response = TokioIo<TcpStream>;
+    type Response = Stream;
     type Error = BoxError;
     type Future = BoxFuture<Result<Self::Response, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         match self {
-            Connector::Direct(c) => c.poll_ready(cx).map_err(Into::into),
+            Connector::Direct(c) | Connector::Forward { http: c, .. } => {
+                c.poll_ready(cx).map_err(Into::into)
+            }
             Connector::Tunnel(c) => c.poll_ready(cx).map_err(Into::into),
         }
     }
@@ -497,16 +582,25 @@ impl Service<Uri> for Connector {
         match self {
             Connector::Direct(c) => {
                 let connecting = c.call(dst);
-                Box::pin(async move { connecting.await.map_err(Into::into) })
+                Box::pin(async move {
+                    let io = connecting.await?;
+                    Ok(Stream { io, proxied: false })
+                })
             }
             Connector::Tunnel(c) => {
                 // The tunnel assumes port 443 when the URI has none: name it.
                 let dst = with_port(dst);
                 let connecting = c.call(dst);
                 Box::pin(async move {
-                    connecting
-                        .await
-                        .map_err(|e| Box::new(ProxyError(Box::new(e))) as BoxError)
+                    let io = connecting.await.map_err(via_proxy)?;
+                    Ok(Stream { io, proxied: false })
+                })
+            }
+            Connector::Forward { http, proxy } => {
+                let connecting = http.call(proxy.clone());
+                Box::pin(async move {
+                    let io = connecting.await.map_err(via_proxy)?;
+                    Ok(Stream { io, proxied: true })
                 })
             }
         }

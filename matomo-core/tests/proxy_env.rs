@@ -1,0 +1,50 @@
+//! A proxy named in the environment, with credentials: its own test binary, since it sets
+//! `HTTP_PROXY` for the whole process.
+
+use matomo_core::testing::MockMatomo;
+use matomo_core::{HyperTransport, TrackerConfig, TrackingRequest, Transport};
+
+mod common;
+use common::recording_proxy;
+
+#[tokio::test]
+async fn http_proxy_credentials_from_the_environment_go_as_proxy_authorization_and_never_show() {
+    let matomo = MockMatomo::start().await;
+    let (port, heads) = recording_proxy().await;
+    for name in [
+        "NO_PROXY",
+        "no_proxy",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        std::env::remove_var(name);
+    }
+    std::env::set_var("HTTP_PROXY", format!("http://user:s3cret@127.0.0.1:{port}"));
+    let config = TrackerConfig::new(matomo.url(), 1);
+    let transport = HyperTransport::new(&config).unwrap();
+    assert!(
+        !format!("{transport:?}").contains("s3cret"),
+        "{transport:?}"
+    );
+    let hit = TrackingRequest::builder(1)
+        .url("https://shop.example/")
+        .build()
+        .unwrap();
+    let accepted = transport.send(std::slice::from_ref(&hit)).await.unwrap();
+    assert_eq!(accepted.tracked, 1);
+    assert_eq!(matomo.tracked(), vec![hit]);
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        heads[0].starts_with(&format!("GET {}?", matomo.url())),
+        "{heads:?}"
+    );
+    // `user:s3cret` in Base64.
+    assert!(
+        heads[0]
+            .to_ascii_lowercase()
+            .contains("proxy-authorization: basic dxnlcjpzm2nyzxq=\r\n"),
+        "{heads:?}"
+    );
+}
