@@ -141,6 +141,22 @@ async fn the_tracker_without_parameters_shows_its_fingerprint() {
 }
 
 #[tokio::test]
+async fn a_bulk_with_send_image_0_is_tracked_and_answered_204_without_a_body() {
+    let matomo = MockMatomo::start().await;
+    let body = format!(
+        r#"{{"requests":["?{}"],"send_image":"0"}}"#,
+        hit(1, "/a").to_query()
+    );
+    let raw = transport(&matomo.url(), None)
+        .exchange(None, Some((body.into(), "application/json")))
+        .await
+        .unwrap();
+    assert_eq!(raw.status, 204);
+    assert!(raw.body.is_empty());
+    assert_eq!(matomo.tracked(), vec![hit(1, "/a")]);
+}
+
+#[tokio::test]
 async fn another_path_of_the_server_is_not_matomo() {
     let matomo = MockMatomo::start().await;
     let url = format!("{}/index.php", matomo.base_url());

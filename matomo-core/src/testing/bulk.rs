@@ -16,6 +16,9 @@ pub struct BulkJudgement {
     pub answer: serde_json::Value,
     /// The hits read, in order; empty unless they were asked for.
     pub hits: Vec<ReceivedHit>,
+    /// Whether Matomo sends the answer: not when the body's `send_image` is `0` (then it answers
+    /// 204 without a body, having tracked the hits all the same).
+    pub answered: bool,
 }
 
 /// Judges a bulk request body as Matomo does, for sites `sites` whose valid token is
@@ -26,7 +29,8 @@ pub struct BulkJudgement {
 ///   neither tracked nor invalid;
 /// - a hit is authenticated with the body's `token_auth` or, when the body has none (or an empty
 ///   one), with its own;
-/// - a body that is not JSON, or holds no `requests` array, tracks nothing.
+/// - a body that is not JSON, or holds no `requests` array, tracks nothing;
+/// - with `send_image` `0` in the body, the hits are tracked and no answer is sent (204).
 ///
 /// The hits are returned only when `keep_hits` (each one's raw parameters copied); the answer is
 /// the same either way. This is what [`MockMatomo`](super::MockMatomo) answers, and what `matomo-cli listen`
@@ -50,10 +54,16 @@ pub fn judge_bulk(
     keep_hits: bool,
     now: SystemTime,
 ) -> BulkJudgement {
-    let Some(BulkBody { requests, token }) = BulkBody::parse(body) else {
+    let Some(BulkBody {
+        requests,
+        token,
+        answered,
+    }) = BulkBody::parse(body)
+    else {
         return BulkJudgement {
             answer: serde_json::json!({"status": "success", "tracked": 0, "invalid": 0}),
             hits: Vec::new(),
+            answered: true,
         };
     };
     let mut hits = Vec::new();
@@ -107,7 +117,11 @@ pub fn judge_bulk(
     if token.is_some() && token.as_deref() == valid_token {
         answer["invalid_indices"] = serde_json::json!(indices);
     }
-    BulkJudgement { answer, hits }
+    BulkJudgement {
+        answer,
+        hits,
+        answered,
+    }
 }
 
 /// The token Matomo authenticates a bulk entry with (`Request::authenticateTrackingApi`): the
@@ -166,10 +180,22 @@ impl BulkEntry<'_> {
     }
 }
 
-/// A bulk request body as Matomo reads it: the `requests` and the `token_auth`.
+/// A bulk request body as Matomo reads it: the `requests`, the `token_auth`, and whether the
+/// answer is sent (`send_image` other than `0`).
 struct BulkBody<'a> {
     requests: Vec<BulkEntry<'a>>,
     token: Option<Cow<'a, str>>,
+    answered: bool,
+}
+
+/// Whether a body's `send_image` lets Matomo send its answer: PHP reads the value as a string, and
+/// only `0` turns it off (an empty value counts as none).
+fn sends_answer(send_image: Option<&serde_json::Value>) -> bool {
+    match send_image {
+        Some(serde_json::Value::String(text)) => text != "0",
+        Some(serde_json::Value::Number(number)) => number.as_u64() != Some(0),
+        _ => true,
+    }
 }
 
 impl<'a> BulkBody<'a> {
@@ -182,6 +208,8 @@ impl<'a> BulkBody<'a> {
             requests: Vec<Text<'a>>,
             #[serde(borrow, default)]
             token_auth: Option<Text<'a>>,
+            #[serde(borrow, default)]
+            send_image: Option<Text<'a>>,
         }
         /// A string of the body, borrowed unless it holds a JSON escape: serde borrows a
         /// `Cow<str>` only as a field of its own, and copies one that is the item of a `Vec` or
@@ -196,6 +224,7 @@ impl<'a> BulkBody<'a> {
                     .map(|text| BulkEntry::Text(text.0))
                     .collect(),
                 token: usual.token_auth.map(|text| text.0),
+                answered: usual.send_image.is_none_or(|text| text.0 != "0"),
             });
         }
         // Anything else that is JSON: entries or a token of other types.
@@ -210,7 +239,11 @@ impl<'a> BulkBody<'a> {
             .get("token_auth")
             .and_then(|t| t.as_str())
             .map(|t| Cow::Owned(t.to_owned()));
-        Some(BulkBody { requests, token })
+        Some(BulkBody {
+            requests,
+            token,
+            answered: sends_answer(value.get("send_image")),
+        })
     }
 }
 
@@ -324,6 +357,30 @@ mod tests {
             let body =
                 format!(r#"{{"requests":["?{cip}&token_auth=good&token_auth=bad"]{token}}}"#);
             assert_eq!(judge(body.clone()), [HitOutcome::BadToken], "{body}");
+        }
+    }
+
+    #[test]
+    fn send_image_0_in_the_body_tracks_but_answers_nothing() {
+        let judge =
+            |body: &[u8]| judge_bulk(body, &BTreeSet::from([1]), None, false, SystemTime::now());
+        for body in [
+            &br#"{"requests":["?idsite=1&rec=1"],"send_image":"0"}"#[..],
+            br#"{"send_image":0,"requests":["?idsite=1&rec=1"]}"#,
+        ] {
+            let judged = judge(body);
+            assert!(!judged.answered, "{}", String::from_utf8_lossy(body));
+            assert_eq!(judged.answer["tracked"], 1, "tracked all the same");
+        }
+        for body in [
+            &br#"{"requests":["?idsite=1&rec=1"]}"#[..],
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":"1"}"#,
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":""}"#,
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":1}"#,
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":null}"#,
+            b"not json",
+        ] {
+            assert!(judge(body).answered, "{}", String::from_utf8_lossy(body));
         }
     }
 

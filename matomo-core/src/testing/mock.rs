@@ -465,7 +465,12 @@ fn bulk(
         keep,
         std::time::SystemTime::now(),
     );
-    (bulk_json(judged.answer), judged.hits)
+    let template = if judged.answered {
+        bulk_json(judged.answer)
+    } else {
+        ResponseTemplate::new(204)
+    };
+    (template, judged.hits)
 }
 
 fn bulk_json(body: serde_json::Value) -> ResponseTemplate {
