@@ -400,47 +400,40 @@ async fn a_configured_proxy_is_used() {
     );
 }
 
-#[tokio::test]
-async fn an_http_matomo_is_reached_through_a_proxy_that_forwards_each_request() {
+/// Sends `hits` to a fresh stand-in (an `http://` URL) through a recording proxy: how many were
+/// tracked, the stand-in, and the request heads the proxy got.
+async fn through_recording_proxy(hits: &[TrackingRequest]) -> (usize, MockMatomo, Vec<String>) {
     let matomo = MockMatomo::start().await;
     let (port, heads) = recording_proxy().await;
     let mut config = TrackerConfig::new(matomo.url(), 1);
     config.proxy = Some(format!("http://127.0.0.1:{port}"));
     let accepted = HyperTransport::new(&config)
         .unwrap()
-        .send(&[hit(1, "/a"), hit(1, "/b")])
+        .send(hits)
         .await
         .unwrap();
-    assert_eq!(accepted.tracked, 2);
-    assert_eq!(matomo.tracked(), vec![hit(1, "/a"), hit(1, "/b")]);
     let heads = heads.lock().unwrap().clone();
+    (accepted.tracked, matomo, heads)
+}
+
+#[tokio::test]
+async fn an_http_matomo_is_reached_through_a_proxy_that_forwards_each_request() {
+    let hits = [hit(1, "/a"), hit(1, "/b")];
+    let (tracked, matomo, heads) = through_recording_proxy(&hits).await;
+    assert_eq!(tracked, 2);
+    assert_eq!(matomo.tracked(), hits);
     assert_eq!(heads.len(), 1, "{heads:?}");
     // Not CONNECT: the request itself, with its full URL.
     assert!(
         heads[0].starts_with(&format!("POST {} HTTP/1.1\r\n", matomo.url())),
         "{heads:?}"
     );
-    // Credentials for the proxy come only from the environment (tests/proxy_env.rs).
-    config.proxy = Some(format!("http://user:s3cret@127.0.0.1:{port}"));
-    let err = HyperTransport::new(&config).unwrap_err();
-    assert_eq!(err.key(), Some("proxy"));
-    assert!(err.to_string().contains("HTTP_PROXY"), "{err}");
-    assert!(!err.to_string().contains("s3cret"), "{err}");
 }
 
 #[tokio::test]
 async fn a_single_hit_to_an_http_matomo_goes_through_the_proxy_too() {
-    let matomo = MockMatomo::start().await;
-    let (port, heads) = recording_proxy().await;
-    let mut config = TrackerConfig::new(matomo.url(), 1);
-    config.proxy = Some(format!("http://127.0.0.1:{port}"));
-    let accepted = HyperTransport::new(&config)
-        .unwrap()
-        .send(&[hit(1, "/a")])
-        .await
-        .unwrap();
-    assert_eq!(accepted.tracked, 1);
-    let heads = heads.lock().unwrap().clone();
+    let (tracked, matomo, heads) = through_recording_proxy(&[hit(1, "/a")]).await;
+    assert_eq!(tracked, 1);
     assert!(
         heads[0].starts_with(&format!("GET {}?", matomo.url())),
         "{heads:?}"
@@ -452,6 +445,18 @@ async fn a_single_hit_to_an_http_matomo_goes_through_the_proxy_too() {
         "no credentials, no header: {heads:?}"
     );
     assert_eq!(matomo.tracked(), vec![hit(1, "/a")]);
+}
+
+#[test]
+fn the_proxy_setting_refuses_credentials_and_points_at_the_environment() {
+    // Settings show in Debug output and logs; credentials for a proxy come only from the
+    // environment (tests/proxy_env.rs).
+    let mut config = TrackerConfig::new("http://m.example/matomo.php", 1);
+    config.proxy = Some("http://user:s3cret@127.0.0.1:3128".to_owned());
+    let err = HyperTransport::new(&config).unwrap_err();
+    assert_eq!(err.key(), Some("proxy"));
+    assert!(err.to_string().contains("HTTP_PROXY"), "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
 }
 
 mod tls {
@@ -515,39 +520,38 @@ mod tls {
         assert!(err.to_string().contains("tls_ca_file"), "{err}");
     }
 
-    #[tokio::test]
-    async fn tls_ca_file_adds_a_root() {
-        let (port, pem) = tls_server().await;
+    /// Sends a hit to the TLS server on `port`, trusting its certificate `pem` through
+    /// `tls_ca_file`, directly or through the proxy on port `proxy`.
+    async fn send_trusting(
+        port: u16,
+        pem: String,
+        proxy: Option<u16>,
+    ) -> Result<matomo_core::Accepted, TransportError> {
         let path =
             std::env::temp_dir().join(format!("matomo-rs-ca-{}-{port}.pem", std::process::id()));
         std::fs::write(&path, pem).unwrap();
         let mut config = TrackerConfig::new(format!("https://127.0.0.1:{port}/matomo.php"), 1);
         config.tls_ca_file = Some(path.clone());
+        config.proxy = proxy.map(|proxy| format!("http://127.0.0.1:{proxy}"));
         let result = HyperTransport::new(&config)
             .unwrap()
             .send(&[hit(1, "/")])
             .await;
         let _ = std::fs::remove_file(&path);
-        assert_eq!(result.unwrap().tracked, 1);
+        result
+    }
+
+    #[tokio::test]
+    async fn tls_ca_file_adds_a_root() {
+        let (port, pem) = tls_server().await;
+        assert_eq!(send_trusting(port, pem, None).await.unwrap().tracked, 1);
     }
 
     #[tokio::test]
     async fn an_https_matomo_is_reached_through_the_proxys_connect_tunnel() {
         let (port, pem) = tls_server().await;
         let (proxy, heads) = recording_proxy().await;
-        let path = std::env::temp_dir().join(format!(
-            "matomo-rs-ca-proxy-{}-{port}.pem",
-            std::process::id()
-        ));
-        std::fs::write(&path, pem).unwrap();
-        let mut config = TrackerConfig::new(format!("https://127.0.0.1:{port}/matomo.php"), 1);
-        config.tls_ca_file = Some(path.clone());
-        config.proxy = Some(format!("http://127.0.0.1:{proxy}"));
-        let result = HyperTransport::new(&config)
-            .unwrap()
-            .send(&[hit(1, "/")])
-            .await;
-        let _ = std::fs::remove_file(&path);
+        let result = send_trusting(port, pem, Some(proxy)).await;
         assert_eq!(result.unwrap().tracked, 1);
         let heads = heads.lock().unwrap().clone();
         assert!(
