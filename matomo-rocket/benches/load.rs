@@ -12,7 +12,7 @@
 //!
 //! `LOAD_SECONDS` (default 5) sets the length of each throughput and latency run, `MEMORY_SECONDS`
 //! (default 60; 0 skips it) the memory run, `LOAD_STATES` (e.g. `healthy`) which states of Matomo
-//! are measured.
+//! are measured, `LOAD_BATCH_SIZE` the tracked app's `batch_size` (default the tracker's, 50).
 
 #[macro_use]
 extern crate rocket;
@@ -47,10 +47,21 @@ fn start(matomo_url: Option<&str>, queue_capacity: usize) -> (u16, Option<Tracke
         .merge(("log_level", "off"))
         .merge(("workers", 2));
     let tracked = matomo_url.is_some();
+    // The tracker's own default unless `LOAD_BATCH_SIZE` says otherwise.
+    let batch_size = std::env::var("LOAD_BATCH_SIZE")
+        .ok()
+        .and_then(|b| b.parse::<usize>().ok())
+        .unwrap_or(matomo_core::TrackerConfig::new("http://127.0.0.1/matomo.php", 1).batch_size);
     if let Some(url) = matomo_url {
         figment = figment.merge((
             "matomo",
-            serde_json::json!({"url": url, "site_id": 1, "timeout": 30, "queue_capacity": queue_capacity}),
+            serde_json::json!({
+                "url": url,
+                "site_id": 1,
+                "timeout": 30,
+                "queue_capacity": queue_capacity,
+                "batch_size": batch_size,
+            }),
         ));
     }
     let (tx, rx) = std::sync::mpsc::channel();

@@ -33,8 +33,8 @@ pub struct BulkJudgement {
 /// - with `send_image` `0` in the body, the hits are tracked and no answer is sent (204).
 ///
 /// The hits are returned only when `keep_hits` (each one's raw parameters copied); the answer is
-/// the same either way. This is what [`MockMatomo`](super::MockMatomo) answers, and what `matomo-cli listen`
-/// does with outside input.
+/// the same either way. This is what [`MockMatomo`](super::MockMatomo) answers, and what
+/// `matomo-cli listen` does with outside input.
 ///
 /// ```
 /// use matomo_core::testing::judge_bulk;
