@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 /// One step of the walk.
 #[derive(Debug, Clone)]
 pub struct Step {
-    /// Its short name (`url`, `dns`, `tcp`, `tls`, `tracker`, `hit`, `token`).
+    /// Its short name (`url`, `proxy`, `dns`, `tcp`, `tls`, `tracker`, `hit`, `token`).
     pub name: &'static str,
     /// Whether it passed.
     pub ok: bool,
@@ -82,12 +82,29 @@ pub async fn run(args: CheckArgs) -> Outcome {
         Err(error) => return walk.fail("url", error.to_string(), Outcome::Usage),
     };
     walk.pass("url", format!("{} (site {})", config.url, config.site_id));
-    let host = url
+    let transport = match HyperTransport::new(&config) {
+        Ok(transport) => transport,
+        Err(error) => return walk.fail("url", error.to_string(), Outcome::Usage),
+    };
+    // Through a proxy, this machine looks up and reaches the proxy, and the proxy Matomo: the DNS
+    // and TCP steps check the path the hits take.
+    let proxy = transport
+        .proxy()
+        .and_then(|proxy| url::Url::parse(proxy).ok());
+    let target = proxy.as_ref().unwrap_or(&url);
+    if let Some(proxy) = transport.proxy() {
+        walk.pass(
+            "proxy",
+            format!("hits go through {proxy} (the `proxy` setting, or HTTPS_PROXY/HTTP_PROXY)"),
+        );
+    }
+    let whom = if proxy.is_some() { "the proxy " } else { "" };
+    let host = target
         .host_str()
         .unwrap_or_default()
         .trim_matches(['[', ']'])
         .to_owned();
-    let port = url.port_or_known_default().unwrap_or(80);
+    let port = target.port_or_known_default().unwrap_or(80);
 
     // DNS
     let address: SocketAddr = match host.parse::<IpAddr>() {
@@ -131,25 +148,25 @@ pub async fn run(args: CheckArgs) -> Outcome {
         },
     };
 
-    // TCP (a direct connection; a configured proxy is not used here)
+    // TCP: to Matomo, or to the proxy.
     match tokio::time::timeout(
         config.connect_timeout,
         tokio::net::TcpStream::connect(address),
     )
     .await
     {
-        Ok(Ok(_)) => walk.pass("tcp", format!("connected to {address}")),
+        Ok(Ok(_)) => walk.pass("tcp", format!("connected to {whom}{address}")),
         Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
             return walk.fail(
                 "tcp",
-                format!("{address} refused the connection: nothing listens on port {port}"),
+                format!("{whom}{address} refused the connection: nothing listens on port {port}"),
                 Outcome::Connect,
             )
         }
         Ok(Err(error)) => {
             return walk.fail(
                 "tcp",
-                format!("cannot connect to {address}: {error}"),
+                format!("cannot connect to {whom}{address}: {error}"),
                 Outcome::Connect,
             )
         }
@@ -157,7 +174,7 @@ pub async fn run(args: CheckArgs) -> Outcome {
             return walk.fail(
                 "tcp",
                 format!(
-                    "no connection to {address} within {:?} (a firewall dropping packets?)",
+                    "no connection to {whom}{address} within {:?} (a firewall dropping packets?)",
                     config.connect_timeout
                 ),
                 Outcome::Timeout,
@@ -166,10 +183,6 @@ pub async fn run(args: CheckArgs) -> Outcome {
     }
 
     // TLS and the tracker's fingerprint, from one plain GET of the endpoint.
-    let transport = match HyperTransport::new(&config) {
-        Ok(transport) => transport,
-        Err(error) => return walk.fail("url", error.to_string(), Outcome::Usage),
-    };
     let https = url.scheme() == "https";
     let answer = match transport.exchange(None, None).await {
         Ok(answer) => answer,
@@ -184,7 +197,8 @@ pub async fn run(args: CheckArgs) -> Outcome {
         }
     };
     if https {
-        walk.pass("tls", format!("certificate valid for {host}"));
+        let matomo_host = url.host_str().unwrap_or_default();
+        walk.pass("tls", format!("certificate valid for {matomo_host}"));
     }
     if answer.status == 200 && looks_like_tracker(&answer.body) {
         walk.pass("tracker", "the URL answers with Matomo's tracker notice");

@@ -1,7 +1,7 @@
 //! The real binary, run by assert_cmd against MockMatomo, a TLS server and `listen`.
 
 use assert_cmd::Command;
-use matomo_core::testing::{Fault, MockMatomo};
+use matomo_core::testing::{Fault, MockMatomo, RecordingProxy};
 use matomo_core::{Action, TrackingRequest};
 use predicates::prelude::*;
 use std::io::{BufRead, BufReader};
@@ -151,6 +151,58 @@ async fn check_no_hit_sends_nothing_and_json_is_machine_readable() {
         .map(|s| s["step"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(steps, vec!["url", "dns", "tcp", "tracker", "hit"]);
+    assert!(matomo.hits().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_walks_the_path_through_the_proxy_hits_take() {
+    let matomo = MockMatomo::start().await;
+    let proxy = RecordingProxy::start().await;
+    let mut command = cli();
+    command
+        .env("HTTP_PROXY", proxy.url())
+        .args(["check", "--url", &matomo.url(), "--json"]);
+    let assert = run(command).await.code(0);
+    let out: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let steps: Vec<_> = out["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap(), s["detail"].as_str().unwrap()))
+        .collect();
+    let names: Vec<_> = steps.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        ["url", "proxy", "dns", "tcp", "tracker", "hit", "token"]
+    );
+    assert!(steps[1].1.contains(&proxy.url()), "{steps:?}");
+    let proxy_address = proxy.url().replace("http://", "");
+    assert_eq!(
+        steps[3].1,
+        format!("connected to the proxy {proxy_address}"),
+        "{steps:?}"
+    );
+    // The tracker's notice was asked through the proxy (the test hit then reused the connection).
+    let heads = proxy.heads();
+    assert!(
+        heads[0].starts_with(&format!("GET {} HTTP/1.1\r\n", matomo.url())),
+        "{heads:?}"
+    );
+    assert_eq!(matomo.tracked().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_a_proxy_that_refuses_as_the_proxy() {
+    let matomo = MockMatomo::start().await;
+    let mut command = cli();
+    command
+        .env("HTTP_PROXY", format!("http://127.0.0.1:{}", closed_port()))
+        .args(["check", "--url", &matomo.url()]);
+    run(command)
+        .await
+        .code(4)
+        .stdout(predicate::str::contains("the proxy 127.0.0.1:"))
+        .stdout(predicate::str::contains("refused the connection"));
     assert!(matomo.hits().is_empty());
 }
 

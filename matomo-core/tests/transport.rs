@@ -1,15 +1,14 @@
 //! `HyperTransport` against `MockMatomo`: every answer in MATOMO_ANSWERS.md, faults, TLS, proxy, and
 //! a token that never shows.
 
-use matomo_core::testing::{CapturedLogs, Fault, HitOutcome, MockMatomo, Via, TRANSPARENT_GIF};
+use matomo_core::testing::{
+    CapturedLogs, Fault, HitOutcome, MockMatomo, RecordingProxy, Via, TRANSPARENT_GIF,
+};
 use matomo_core::{
     looks_like_tracker, BulkAnswer, HyperTransport, RejectReason, TimeoutPhase, TokenAuth,
     TrackerConfig, TrackingRequest, Transport, TransportError,
 };
 use std::time::Duration;
-
-mod common;
-use common::recording_proxy;
 
 const TOKEN: &str = "c0ffee0123456789deadbeef";
 
@@ -404,16 +403,13 @@ async fn a_configured_proxy_is_used() {
 /// tracked, the stand-in, and the request heads the proxy got.
 async fn through_recording_proxy(hits: &[TrackingRequest]) -> (usize, MockMatomo, Vec<String>) {
     let matomo = MockMatomo::start().await;
-    let (port, heads) = recording_proxy().await;
+    let proxy = RecordingProxy::start().await;
     let mut config = TrackerConfig::new(matomo.url(), 1);
-    config.proxy = Some(format!("http://127.0.0.1:{port}"));
-    let accepted = HyperTransport::new(&config)
-        .unwrap()
-        .send(hits)
-        .await
-        .unwrap();
-    let heads = heads.lock().unwrap().clone();
-    (accepted.tracked, matomo, heads)
+    config.proxy = Some(proxy.url());
+    let transport = HyperTransport::new(&config).unwrap();
+    assert_eq!(transport.proxy(), Some(proxy.url().as_str()));
+    let accepted = transport.send(hits).await.unwrap();
+    (accepted.tracked, matomo, proxy.heads())
 }
 
 #[tokio::test]
@@ -521,18 +517,18 @@ mod tls {
     }
 
     /// Sends a hit to the TLS server on `port`, trusting its certificate `pem` through
-    /// `tls_ca_file`, directly or through the proxy on port `proxy`.
+    /// `tls_ca_file`, directly or through the proxy at `proxy`.
     async fn send_trusting(
         port: u16,
         pem: String,
-        proxy: Option<u16>,
+        proxy: Option<String>,
     ) -> Result<matomo_core::Accepted, TransportError> {
         let path =
             std::env::temp_dir().join(format!("matomo-rs-ca-{}-{port}.pem", std::process::id()));
         std::fs::write(&path, pem).unwrap();
         let mut config = TrackerConfig::new(format!("https://127.0.0.1:{port}/matomo.php"), 1);
         config.tls_ca_file = Some(path.clone());
-        config.proxy = proxy.map(|proxy| format!("http://127.0.0.1:{proxy}"));
+        config.proxy = proxy;
         let result = HyperTransport::new(&config)
             .unwrap()
             .send(&[hit(1, "/")])
@@ -550,10 +546,10 @@ mod tls {
     #[tokio::test]
     async fn an_https_matomo_is_reached_through_the_proxys_connect_tunnel() {
         let (port, pem) = tls_server().await;
-        let (proxy, heads) = recording_proxy().await;
-        let result = send_trusting(port, pem, Some(proxy)).await;
+        let proxy = RecordingProxy::start().await;
+        let result = send_trusting(port, pem, Some(proxy.url())).await;
         assert_eq!(result.unwrap().tracked, 1);
-        let heads = heads.lock().unwrap().clone();
+        let heads = proxy.heads();
         assert!(
             heads[0].starts_with(&format!("CONNECT 127.0.0.1:{port} HTTP/1.1\r\n")),
             "{heads:?}"

@@ -4,13 +4,15 @@
 //! tracker (see `MATOMO_ANSWERS.md`), decodes every hit it receives for assertions, and produces
 //! faults on demand. [`RecordingTransport`] keeps what it is asked to send, with scripted results.
 //! [`CapturedLogs`] collects what `tracing` writes. [`judge_bulk`] is how the stand-in judges a
-//! bulk request body, without the server. Every crate of this project tests against
+//! bulk request body, without the server. [`RecordingProxy`] is an HTTP proxy that records what it
+//! is asked, for setups that reach Matomo through one. Every crate of this project tests against
 //! these; use them to test your own integration too.
 
 mod bulk;
 mod logs;
 mod matomo;
 mod mock;
+mod proxy;
 mod recording;
 
 pub use bulk::{judge_bulk, BulkJudgement};
@@ -19,4 +21,5 @@ pub use matomo::{
     warnings, HitOutcome, ReceivedHit, Via, LOGIN_PAGE, TRACKER_NOTICE, TRANSPARENT_GIF,
 };
 pub use mock::{Fault, MockMatomo, MockMatomoBuilder};
+pub use proxy::RecordingProxy;
 pub use recording::RecordingTransport;

@@ -50,6 +50,8 @@ pub struct HyperTransport {
     endpoint: String,
     host: String,
     token: Option<TokenAuth>,
+    /// The proxy hits go through, as `scheme://host:port` (never with credentials).
+    proxy: Option<String>,
     /// `Proxy-Authorization` for a proxy that forwards plain-HTTP requests (a secret: never shown).
     proxy_auth: Option<HeaderValue>,
     timeout: Duration,
@@ -60,6 +62,7 @@ impl std::fmt::Debug for HyperTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HyperTransport")
             .field("endpoint", &self.endpoint)
+            .field("proxy", &self.proxy)
             .field("token", &self.token)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -97,7 +100,18 @@ impl HyperTransport {
             None => Matcher::from_env(),
         };
         let mut proxy_auth = None;
-        let connector = match matcher.intercept(&uri) {
+        let intercept = matcher.intercept(&uri);
+        // Where the proxy is, without the credentials its URL may carry.
+        let proxy = intercept.as_ref().map(|intercept| {
+            let proxy = with_port(intercept.uri().clone());
+            format!(
+                "{}://{}:{}",
+                proxy.scheme_str().unwrap_or("http"),
+                proxy.host().unwrap_or_default(),
+                proxy.port_u16().unwrap_or_default()
+            )
+        });
+        let connector = match intercept {
             // A plain-HTTP Matomo: the proxy gets each request with its full URL, as HTTP proxies
             // expect (many refuse CONNECT to any port but 443).
             Some(intercept) if uri.scheme() == Some(&http::uri::Scheme::HTTP) => {
@@ -135,6 +149,7 @@ impl HyperTransport {
             endpoint,
             host,
             token: config.token_auth.clone(),
+            proxy,
             proxy_auth,
             timeout: config.timeout,
             connect_timeout: config.connect_timeout,
@@ -144,6 +159,21 @@ impl HyperTransport {
     /// Where hits go, as `scheme://host:port/path` (never with a token).
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The proxy hits go through, as `scheme://host:port` (never with credentials): the `proxy`
+    /// setting, or `HTTPS_PROXY`/`HTTP_PROXY` unless `NO_PROXY` exempts Matomo's host; `None` for
+    /// a direct connection.
+    ///
+    /// ```
+    /// use matomo_core::{HyperTransport, TrackerConfig};
+    /// let mut config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1);
+    /// config.proxy = Some("http://proxy.internal:3128".into());
+    /// let transport = HyperTransport::new(&config).unwrap();
+    /// assert_eq!(transport.proxy(), Some("http://proxy.internal:3128"));
+    /// ```
+    pub fn proxy(&self) -> Option<&str> {
+        self.proxy.as_deref()
     }
 
     /// Sends a raw request to the endpoint and returns status, content type, `Retry-After` and body.
