@@ -168,15 +168,45 @@ fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
-static BOTS: LazyLock<isbot::Bots> = LazyLock::new(isbot::Bots::default);
+/// The `isbot` patterns of HTTP client libraries. Matomo's own device detection counts these as
+/// clients (its `libraries` list), not as bots, and tracks them; an API's callers mostly are such
+/// clients.
+const CLIENT_LIBRARIES: [&str; 16] = [
+    "^curl",
+    "pycurl",
+    "wget",
+    "python-requests",
+    "python-urllib",
+    "aiohttp",
+    "httpx",
+    "go-http-client",
+    "^java/",
+    "httpclient",
+    "okhttp",
+    "axios",
+    "node-fetch/",
+    "guzzlehttp",
+    "libwww-perl",
+    "^postmanruntime",
+];
 
-/// Whether a user agent is a known bot (the `isbot` project's list). A missing or empty user agent
-/// is not counted as a bot: nothing is known about it.
+static BOTS: LazyLock<isbot::Bots> = LazyLock::new(|| {
+    let mut bots = isbot::Bots::default();
+    bots.remove(&CLIENT_LIBRARIES);
+    bots
+});
+
+/// Whether a user agent is a known bot: the `isbot` project's list, without the HTTP client
+/// libraries (curl, Wget, python-requests, Go-http-client, Java, OkHttp, axios, node-fetch,
+/// Apache HttpClient, Postman, ...), which Matomo's own device detection counts as clients and
+/// tracks. A missing or empty user agent is not counted as a bot: nothing is known about it.
 ///
 /// ```
 /// use matomo_core::is_bot;
 /// assert!(is_bot(Some("Googlebot/2.1 (+http://www.google.com/bot.html)")));
 /// assert!(!is_bot(Some("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")));
+/// // An API's caller is a client, as Matomo sees it.
+/// assert!(!is_bot(Some("curl/8.5.0")));
 /// ```
 pub fn is_bot(user_agent: Option<&str>) -> bool {
     match user_agent.map(str::trim) {

@@ -283,7 +283,10 @@ fn tracked_bots_carry_bots_1() {
     let mut config = config();
     config.bots = BotPolicy::Track;
     let bot = HttpExchange::builder("GET", "/")
-        .header("user-agent", "curl/8.5.0")
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        )
         .build();
     let hit = HitBuilder::new(&config).unwrap().build(&bot).unwrap();
     assert!(hit.bot());

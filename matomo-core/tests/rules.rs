@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use matomo_core::{
-    decide, BotPolicy, Decision, HttpExchange, PathPattern, SkipReason, TrackerConfig,
+    decide, is_bot, BotPolicy, Decision, HttpExchange, PathPattern, SkipReason, TrackerConfig,
 };
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
@@ -180,6 +180,46 @@ fn bots_are_skipped_by_default_and_tracked_on_request() {
     let mut config = config();
     config.bots = BotPolicy::Track;
     assert_eq!(decide(&config, &bot), Decision::Track);
+}
+
+#[test]
+fn http_client_libraries_are_clients_not_bots_as_matomo_counts_them() {
+    // What calls an API: tracked by default, as Matomo's device detection counts these as
+    // clients ("libraries"), not bots.
+    for client in [
+        "curl/8.5.0",
+        "Wget/1.21.4",
+        "python-requests/2.31.0",
+        "Python-urllib/3.12",
+        "python-httpx/0.27.0",
+        "Python/3.12 aiohttp/3.9.1",
+        "PycURL/7.45.2 libcurl/8.5.0",
+        "Go-http-client/1.1",
+        "Java/17.0.2",
+        "Apache-HttpClient/4.5.14 (Java/17.0.2)",
+        "okhttp/4.12.0",
+        "axios/1.6.0",
+        "node-fetch/1.0",
+        "GuzzleHttp/7",
+        "libwww-perl/6.72",
+        "PostmanRuntime/7.36.0",
+    ] {
+        assert!(!is_bot(Some(client)), "{client}");
+        let exchange = HttpExchange::builder("GET", "/api/orders")
+            .header("user-agent", client)
+            .build();
+        assert_eq!(decide(&config(), &exchange), Decision::Track, "{client}");
+    }
+    // Crawlers still are bots, also when they name a library.
+    for bot in [
+        "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+        "Mozilla/5.0 (compatible; SomeCrawler/1.0) python-requests/2.31.0",
+        "Scrapy/2.11 (+https://scrapy.org)",
+        "PHP/8.3",
+    ] {
+        assert!(is_bot(Some(bot)), "{bot}");
+    }
 }
 
 #[test]
