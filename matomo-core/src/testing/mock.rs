@@ -71,7 +71,8 @@ impl Shared {
 ///   unknown site id or a token-only parameter without a valid token, 200 with the notice when no
 ///   parameters come.
 /// - Bulk POST: 200 with `{"status":"success","tracked":N,"invalid":M}`, plus `invalid_indices` only
-///   when the token is valid; malformed JSON gets `tracked: 0, invalid: 0`.
+///   when the token is valid; malformed JSON gets `tracked: 0, invalid: 0`; with `send_image` 0 in
+///   the body, 204 without one. The body is read as [`judge_bulk`](super::judge_bulk) says.
 /// - Any other path: 200 with a login page.
 ///
 /// Memory grows with the requests it serves, even with [`MockMatomoBuilder::keep_hits`] off:
