@@ -2,7 +2,7 @@
 //! observed on a real Matomo 4 (`MATOMO_ANSWERS.md`): always a 200 with counts, never an HTTP error,
 //! even for a bad token or a body that is not JSON.
 
-use super::matomo::{judge, HitOutcome, ReceivedHit, Via};
+use super::matomo::{judge, last_param, HitOutcome, ReceivedHit, Via};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::time::SystemTime;
@@ -86,12 +86,7 @@ pub fn judge_bulk(
             ),
             BulkEntry::Empty => {}
         }
-        let own_token = params
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "token_auth")
-            .map(|(_, v)| v.as_ref());
-        let hit_token = entry_token(token.as_deref(), own_token);
+        let hit_token = entry_token(token.as_deref(), last_param(&params, "token_auth"));
         let hit = judge(
             Via::Bulk(index),
             &params,

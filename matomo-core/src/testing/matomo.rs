@@ -75,12 +75,21 @@ pub struct ReceivedHit {
 impl ReceivedHit {
     /// The value of a raw parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        last_param(&self.params, name)
     }
+}
+
+/// The value of the parameter `name` in `params`: its last one when it repeats, as PHP's
+/// `parse_str` keeps it.
+pub(crate) fn last_param<'p, K: AsRef<str>, V: AsRef<str>>(
+    params: &'p [(K, V)],
+    name: &str,
+) -> Option<&'p str> {
+    params
+        .iter()
+        .rev()
+        .find(|(n, _)| n.as_ref() == name)
+        .map(|(_, v)| v.as_ref())
 }
 
 /// Judges one hit like Matomo: `params` as received, `token` the `token_auth` that came with it.

@@ -2,7 +2,8 @@
 
 use super::bulk::judge_bulk;
 use super::matomo::{
-    judge, warnings, HitOutcome, ReceivedHit, Via, LOGIN_PAGE, TRACKER_NOTICE, TRANSPARENT_GIF,
+    judge, last_param, warnings, HitOutcome, ReceivedHit, Via, LOGIN_PAGE, TRACKER_NOTICE,
+    TRANSPARENT_GIF,
 };
 use crate::request::TrackingRequest;
 use std::collections::{BTreeSet, VecDeque};
@@ -426,16 +427,11 @@ fn tracker(state: &State, request: &Request, keep: bool) -> (ResponseTemplate, V
     if params.is_empty() {
         return (html(200, TRACKER_NOTICE), Vec::new());
     }
-    let token = params
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "token_auth")
-        .map(|(_, v)| v.clone());
     let hit = judge(
         via,
         &params,
         true,
-        token.as_deref(),
+        last_param(&params, "token_auth"),
         valid_token,
         &state.sites,
         std::time::SystemTime::now(),
