@@ -158,16 +158,7 @@ impl BulkEntry<'_> {
             Value::Object(members) => BulkEntry::Params(
                 members
                     .iter()
-                    .filter_map(|(name, value)| {
-                        let value = match value {
-                            Value::String(text) => text.clone(),
-                            Value::Number(number) => number.to_string(),
-                            Value::Bool(true) => "1".to_owned(),
-                            Value::Bool(false) => String::new(),
-                            Value::Null | Value::Array(_) | Value::Object(_) => return None,
-                        };
-                        Some((name.clone(), value))
-                    })
+                    .filter_map(|(name, value)| Some((name.clone(), php_string(value)?)))
                     .collect(),
             ),
             _ => BulkEntry::Empty,
@@ -183,14 +174,23 @@ struct BulkBody<'a> {
     answered: bool,
 }
 
-/// Whether a body's `send_image` lets Matomo send its answer: PHP reads the value as a string, and
-/// only `0` turns it off (an empty value counts as none).
-fn sends_answer(send_image: Option<&serde_json::Value>) -> bool {
-    match send_image {
-        Some(serde_json::Value::String(text)) => text != "0",
-        Some(serde_json::Value::Number(number)) => number.as_u64() != Some(0),
-        _ => true,
+/// A JSON value as PHP reads it as a string: a number as written, `true` as `1`, `false` as empty;
+/// `None` for `null`, arrays and objects.
+fn php_string(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(true) => Some("1".to_owned()),
+        Value::Bool(false) => Some(String::new()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
     }
+}
+
+/// Whether a body's `send_image`, read as a string, lets Matomo send its answer: only `0` turns
+/// it off.
+fn sends_answer(send_image: Option<&str>) -> bool {
+    send_image != Some("0")
 }
 
 impl<'a> BulkBody<'a> {
@@ -219,7 +219,7 @@ impl<'a> BulkBody<'a> {
                     .map(|text| BulkEntry::Text(text.0))
                     .collect(),
                 token: usual.token_auth.map(|text| text.0),
-                answered: usual.send_image.is_none_or(|text| text.0 != "0"),
+                answered: sends_answer(usual.send_image.as_ref().map(|text| text.0.as_ref())),
             });
         }
         // Anything else that is JSON: entries or a token of other types.
@@ -237,7 +237,7 @@ impl<'a> BulkBody<'a> {
         Some(BulkBody {
             requests,
             token,
-            answered: sends_answer(value.get("send_image")),
+            answered: sends_answer(value.get("send_image").and_then(php_string).as_deref()),
         })
     }
 }
@@ -372,6 +372,8 @@ mod tests {
             br#"{"requests":["?idsite=1&rec=1"],"send_image":"1"}"#,
             br#"{"requests":["?idsite=1&rec=1"],"send_image":""}"#,
             br#"{"requests":["?idsite=1&rec=1"],"send_image":1}"#,
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":0.0}"#,
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":false}"#,
             br#"{"requests":["?idsite=1&rec=1"],"send_image":null}"#,
             b"not json",
         ] {
