@@ -37,9 +37,21 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts a Rocket app on its own thread and runtime; returns its port and, when tracked, its
-/// Tracker.
-fn start(matomo_url: Option<&str>, queue_capacity: usize) -> (u16, Option<Tracker>) {
+/// The tracked app's queue capacity, which bounds its memory with Matomo down.
+const QUEUE_CAPACITY: usize = 10_000;
+
+/// The tracked app's `batch_size`: the tracker's own default unless `LOAD_BATCH_SIZE` says
+/// otherwise.
+fn batch_size() -> usize {
+    std::env::var("LOAD_BATCH_SIZE")
+        .ok()
+        .and_then(|b| b.parse::<usize>().ok())
+        .unwrap_or(matomo_core::TrackerConfig::new("http://127.0.0.1/matomo.php", 1).batch_size)
+}
+
+/// Starts a Rocket app on its own thread and runtime; returns its port and, when tracked (with
+/// `QUEUE_CAPACITY` and `batch_size`), its Tracker.
+fn start(matomo_url: Option<&str>, batch_size: usize) -> (u16, Option<Tracker>) {
     let port = free_port();
     let mut figment = Figment::from(rocket::Config::release_default())
         .merge(("port", port))
@@ -47,11 +59,6 @@ fn start(matomo_url: Option<&str>, queue_capacity: usize) -> (u16, Option<Tracke
         .merge(("log_level", "off"))
         .merge(("workers", 2));
     let tracked = matomo_url.is_some();
-    // The tracker's own default unless `LOAD_BATCH_SIZE` says otherwise.
-    let batch_size = std::env::var("LOAD_BATCH_SIZE")
-        .ok()
-        .and_then(|b| b.parse::<usize>().ok())
-        .unwrap_or(matomo_core::TrackerConfig::new("http://127.0.0.1/matomo.php", 1).batch_size);
     if let Some(url) = matomo_url {
         figment = figment.merge((
             "matomo",
@@ -59,7 +66,7 @@ fn start(matomo_url: Option<&str>, queue_capacity: usize) -> (u16, Option<Tracke
                 "url": url,
                 "site_id": 1,
                 "timeout": 30,
-                "queue_capacity": queue_capacity,
+                "queue_capacity": QUEUE_CAPACITY,
                 "batch_size": batch_size,
             }),
         ));
@@ -211,7 +218,7 @@ fn set_state(matomo: &MockMatomo, state: &str) {
 /// RSS must not grow past what the queue capacity implies, and every request must be counted. Run
 /// before the other measurements: the stand-in (wiremock) keeps a copy of every request it
 /// answers, so the process's memory after the healthy rounds says nothing about the tracker's.
-fn memory(matomo: &MockMatomo, tracker: &Tracker, tracked: u16, seconds: u64) {
+fn memory(matomo: &MockMatomo, tracker: &Tracker, tracked: u16, batch_size: usize, seconds: u64) {
     set_state(matomo, "black-holed");
     let before = vm_hwm_kib();
     let stats_before = tracker.stats();
@@ -219,7 +226,7 @@ fn memory(matomo: &MockMatomo, tracker: &Tracker, tracked: u16, seconds: u64) {
     let after = vm_hwm_kib();
     let stats_after = tracker.stats();
     // Each queued hit holds one HttpExchange (about 0.5 KiB with its text) plus one batch in flight.
-    let bound_kib = (10_000 * 1024 + 50 * 4096) / 1024 + 16 * 1024;
+    let bound_kib = ((QUEUE_CAPACITY * 1024 + batch_size * 4096) / 1024 + 16 * 1024) as u64;
     let grown = after.saturating_sub(before);
     let counted = (stats_after.queued
         + stats_after.dropped_total()
@@ -230,7 +237,7 @@ fn memory(matomo: &MockMatomo, tracker: &Tracker, tracked: u16, seconds: u64) {
             + stats_before.skipped.values().sum::<u64>(),
     );
     println!(
-        "memory, {seconds} s at saturation with Matomo black-holed: peak RSS {before} -> {after} KiB, grew {grown} KiB (bound {bound_kib} KiB: queue of 10,000 hits + one batch + 16 MiB slack) {}",
+        "memory, {seconds} s at saturation with Matomo black-holed: peak RSS {before} -> {after} KiB, grew {grown} KiB (bound {bound_kib} KiB: queue of {QUEUE_CAPACITY} hits + one batch of {batch_size} + 16 MiB slack) {}",
         verdict(grown <= bound_kib)
     );
     let queue_full = |stats: &matomo_core::Stats| {
@@ -260,8 +267,9 @@ fn main() {
         .build()
         .unwrap();
     let matomo = runtime.block_on(MockMatomo::builder().keep_hits(false).start());
-    let (bare, _) = start(None, 0);
-    let (tracked, tracker) = start(Some(&matomo.url()), 10_000);
+    let batch_size = batch_size();
+    let (bare, _) = start(None, batch_size);
+    let (tracked, tracker) = start(Some(&matomo.url()), batch_size);
     let tracker = tracker.expect("the tracked app manages a Tracker");
     println!(
         "machine: {} cores; rounds alternate bare/tracked; {seconds} s per run",
@@ -274,7 +282,7 @@ fn main() {
         .unwrap_or(60);
     // `MEMORY_SECONDS=0` skips the memory run.
     if memory_seconds > 0 {
-        memory(&matomo, &tracker, tracked, memory_seconds);
+        memory(&matomo, &tracker, tracked, batch_size, memory_seconds);
         // The queue the run filled is delivered before the rounds, so none of them pays for it.
         matomo.heal();
         let flushed = runtime.block_on(tracker.flush(Duration::from_secs(120)));
