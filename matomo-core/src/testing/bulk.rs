@@ -196,8 +196,12 @@ fn sends_answer(send_image: Option<&str>) -> bool {
 impl<'a> BulkBody<'a> {
     /// `None` when the body is not JSON or holds no `requests` array.
     fn parse(body: &'a [u8]) -> Option<Self> {
-        /// The usual shape, every entry a string, read without a copy of each request.
+        /// The usual shape, every entry a string, read without a copy of each request. Only
+        /// these members: serde_json skips an unknown member's value without checking its strings
+        /// (invalid UTF-8, a lone surrogate escape), where PHP's `json_decode` refuses the whole
+        /// body; any other member sends the body to the full reading below.
         #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct Usual<'a> {
             #[serde(borrow)]
             requests: Vec<Text<'a>>,
@@ -435,5 +439,28 @@ mod tests {
         );
         assert_eq!(odd.token, None);
         assert!(BulkBody::parse(b"not json").is_none());
+    }
+
+    #[test]
+    fn a_body_php_cannot_decode_tracks_nothing_even_where_the_bad_part_is_an_unknown_member() {
+        let sites = BTreeSet::from([1]);
+        // Invalid UTF-8 and a lone surrogate escape: `json_decode` refuses the whole body.
+        for bad in [&b"\"?x=\xfd\""[..], br#""\ud800""#] {
+            let mut body = br#"{"requests":["?idsite=1&rec=1"],"other":"#.to_vec();
+            body.extend_from_slice(bad);
+            body.extend_from_slice(br#","token_auth":"good"}"#);
+            let judged = judge_bulk(&body, &sites, Some("good"), true, SystemTime::now());
+            assert_eq!(
+                judged.answer,
+                serde_json::json!({"status": "success", "tracked": 0, "invalid": 0}),
+                "{}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        // A valid unknown member is read past, as PHP does.
+        let body = br#"{"requests":["?idsite=1&rec=1"],"other":[1,{"a":"b"}],"token_auth":"good"}"#;
+        let judged = judge_bulk(body, &sites, Some("good"), true, SystemTime::now());
+        assert_eq!(judged.answer["tracked"], 1);
+        assert_eq!(judged.answer["invalid_indices"], serde_json::json!([]));
     }
 }
