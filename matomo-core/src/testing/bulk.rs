@@ -187,8 +187,29 @@ fn php_string(value: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// Whether a body's `send_image`, read as a string, lets Matomo send its answer: only `0` turns
-/// it off.
+/// A member of the body as Matomo reads it with `Common::getRequestVar(name, default, 'string')`:
+/// a non-empty string as it is, a number as PHP writes it as a string; `None` (Matomo takes the
+/// default) for an empty string, `true`, `false`, `null`, an array or an object.
+///
+/// Of a fractional number PHP writes at most 14 significant digits and this writes them all; the
+/// text matters only for a zero (`send_image`), which both write `0`, or `-0` for a negative zero
+/// (serde_json reads the integer `-0` as a negative zero too, where PHP reads `0`).
+fn request_var_string(value: &serde_json::Value) -> Option<Cow<'_, str>> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if !text.is_empty() => Some(Cow::Borrowed(text)),
+        Value::Number(number) => Some(match number.as_f64() {
+            Some(zero) if zero == 0.0 && !number.is_i64() && !number.is_u64() => {
+                Cow::Borrowed(if zero.is_sign_negative() { "-0" } else { "0" })
+            }
+            _ => Cow::Owned(number.to_string()),
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a body's `send_image`, read as [`request_var_string`] reads it (`1` by default), lets
+/// Matomo send its answer: PHP's `!!` is false only for `"0"`.
 fn sends_answer(send_image: Option<&str>) -> bool {
     send_image != Some("0")
 }
@@ -236,12 +257,17 @@ impl<'a> BulkBody<'a> {
             .collect();
         let token = value
             .get("token_auth")
-            .and_then(|t| t.as_str())
-            .map(|t| Cow::Owned(t.to_owned()));
+            .and_then(request_var_string)
+            .map(|token| Cow::Owned(token.into_owned()));
         Some(BulkBody {
             requests,
             token,
-            answered: sends_answer(value.get("send_image").and_then(php_string).as_deref()),
+            answered: sends_answer(
+                value
+                    .get("send_image")
+                    .and_then(request_var_string)
+                    .as_deref(),
+            ),
         })
     }
 }
@@ -360,12 +386,47 @@ mod tests {
     }
 
     #[test]
+    fn a_number_as_the_bodys_token_is_read_as_php_writes_it() {
+        let judge = |body: &[u8], valid: &str| {
+            judge_bulk(
+                body,
+                &BTreeSet::from([1]),
+                Some(valid),
+                true,
+                SystemTime::now(),
+            )
+        };
+        let body = br#"{"requests":["?idsite=1&rec=1&cip=1.2.3.4"],"token_auth":12345}"#;
+        let judged = judge(body, "12345");
+        assert_eq!(judged.hits[0].outcome, HitOutcome::Tracked);
+        assert_eq!(
+            judged.answer["invalid_indices"],
+            serde_json::json!([]),
+            "the body's token is the valid one"
+        );
+        assert_eq!(judge(body, "54321").hits[0].outcome, HitOutcome::BadToken);
+        // Not a string or a number: no token in the body, so the entry's own counts.
+        for token in ["true", "[\"good\"]", "{}", "null"] {
+            let body = format!(
+                r#"{{"requests":["?idsite=1&rec=1&cip=1.2.3.4&token_auth=good"],"token_auth":{token}}}"#
+            );
+            let judged = judge(body.as_bytes(), "good");
+            assert_eq!(judged.hits[0].outcome, HitOutcome::Tracked, "{body}");
+            assert!(judged.answer.get("invalid_indices").is_none(), "{body}");
+        }
+    }
+
+    #[test]
     fn send_image_0_in_the_body_tracks_but_answers_nothing() {
         let judge =
             |body: &[u8]| judge_bulk(body, &BTreeSet::from([1]), None, false, SystemTime::now());
+        // `send_image` as `Common::getRequestVar(.., 'string')` reads it: a zero, written as a
+        // string, an integer or a fraction, is PHP's string "0".
         for body in [
             &br#"{"requests":["?idsite=1&rec=1"],"send_image":"0"}"#[..],
             br#"{"send_image":0,"requests":["?idsite=1&rec=1"]}"#,
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":0.0}"#,
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":0e3}"#,
         ] {
             let judged = judge(body);
             assert!(!judged.answered, "{}", String::from_utf8_lossy(body));
@@ -376,8 +437,10 @@ mod tests {
             br#"{"requests":["?idsite=1&rec=1"],"send_image":"1"}"#,
             br#"{"requests":["?idsite=1&rec=1"],"send_image":""}"#,
             br#"{"requests":["?idsite=1&rec=1"],"send_image":1}"#,
-            br#"{"requests":["?idsite=1&rec=1"],"send_image":0.0}"#,
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":"0.0"}"#,
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":-0.0}"#,
             br#"{"requests":["?idsite=1&rec=1"],"send_image":false}"#,
+            br#"{"requests":["?idsite=1&rec=1"],"send_image":[0]}"#,
             br#"{"requests":["?idsite=1&rec=1"],"send_image":null}"#,
             b"not json",
         ] {
@@ -437,7 +500,11 @@ mod tests {
                 BulkEntry::Params(vec![("rec".to_owned(), "1.5".to_owned())])
             ]
         );
-        assert_eq!(odd.token, None);
+        assert_eq!(
+            odd.token.as_deref(),
+            Some("5"),
+            "a number token, as PHP reads it"
+        );
         assert!(BulkBody::parse(b"not json").is_none());
     }
 
