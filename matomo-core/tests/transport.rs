@@ -391,11 +391,47 @@ async fn a_configured_proxy_is_used() {
         .send(&[hit(1, "/")])
         .await
         .unwrap_err();
-    assert!(matches!(err, TransportError::Connect { .. }), "{err:?}");
-    assert!(err.to_string().contains("proxy"), "{err}");
+    assert!(
+        matches!(err, TransportError::Connect { refused: true, .. }),
+        "{err:?}"
+    );
+    // The error blames the proxy, not Matomo's `url`.
+    let text = err.to_string();
+    assert!(text.contains("the proxy refused the connection"), "{text}");
+    assert!(
+        text.contains(&format!("via the proxy http://127.0.0.1:{closed}")),
+        "{text}"
+    );
+    assert!(!text.contains("`url`"), "{text}");
     assert!(
         matomo.hits().is_empty(),
         "the hit must not bypass the proxy"
+    );
+}
+
+#[tokio::test]
+async fn an_error_the_proxy_answers_names_the_proxy() {
+    // Matomo is down behind a working proxy: the proxy answers 502, not Matomo.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let proxy = RecordingProxy::start().await;
+    let mut config = TrackerConfig::new(format!("http://127.0.0.1:{closed}/matomo.php"), 1);
+    config.proxy = Some(proxy.url());
+    let err = HyperTransport::new(&config)
+        .unwrap()
+        .send(&[hit(1, "/a"), hit(1, "/b")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::Status { status: 502, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("via the proxy {}", proxy.url())),
+        "{err}"
     );
 }
 

@@ -33,12 +33,18 @@ pub enum RejectReason {
 #[non_exhaustive]
 pub enum TransportError {
     /// The host name did not resolve.
-    #[error("DNS: could not resolve `{host}`: {message}; check the host name in `url` and the DNS of this machine")]
+    #[error("DNS: could not resolve `{host}`: {message}; {}", if *proxy {
+        "it is the proxy's host: check the `proxy` setting or HTTPS_PROXY/HTTP_PROXY, and the DNS of this machine"
+    } else {
+        "check the host name in `url` and the DNS of this machine"
+    })]
     Dns {
         /// The host that did not resolve.
         host: String,
         /// The resolver's words.
         message: String,
+        /// Whether it is the proxy's host (hits go through a proxy, which resolves Matomo's).
+        proxy: bool,
     },
     /// No TCP connection (refused, reset, unreachable, or the proxy failed).
     #[error("connect: {endpoint}: {message}")]

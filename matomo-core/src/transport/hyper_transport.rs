@@ -48,6 +48,9 @@ pub struct HyperTransport {
     client: Client<HttpsConnector<Connector>, Full<Bytes>>,
     uri: Uri,
     endpoint: String,
+    /// The endpoint as errors name it: with the proxy when there is one, since its failures and
+    /// answers come back as Matomo's.
+    described: String,
     host: String,
     token: Option<TokenAuth>,
     /// The proxy hits go through, as `scheme://host:port` (never with credentials).
@@ -133,6 +136,10 @@ impl HyperTransport {
             }
             None => Connector::Direct(http),
         };
+        let described = match &proxy {
+            Some(proxy) => format!("{endpoint} via the proxy {proxy}"),
+            None => endpoint.clone(),
+        };
         let tls = tls_config(config)?;
         let https = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -147,6 +154,7 @@ impl HyperTransport {
             client,
             uri,
             endpoint,
+            described,
             host,
             token: config.token_auth.clone(),
             proxy,
@@ -190,12 +198,12 @@ impl HyperTransport {
                 let path = self.uri.path();
                 parts.path_and_query = Some(format!("{path}?{query}").parse().map_err(|_| {
                     TransportError::Protocol {
-                        endpoint: self.endpoint.clone(),
+                        endpoint: self.described.clone(),
                         message: "the hit does not form a valid URI".into(),
                     }
                 })?);
                 Uri::from_parts(parts).map_err(|_| TransportError::Protocol {
-                    endpoint: self.endpoint.clone(),
+                    endpoint: self.described.clone(),
                     message: "the hit does not form a valid URI".into(),
                 })?
             }
@@ -218,7 +226,7 @@ impl HyperTransport {
         let request = request
             .body(Full::new(payload))
             .map_err(|e| TransportError::Protocol {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.described.clone(),
                 message: format!("could not form the request: {e}"),
             })?;
         let work = async {
@@ -233,7 +241,7 @@ impl HyperTransport {
                 .collect()
                 .await
                 .map_err(|e| TransportError::Protocol {
-                    endpoint: self.endpoint.clone(),
+                    endpoint: self.described.clone(),
                     message: format!("the answer broke off or was too large: {e}"),
                 })?
                 .to_bytes();
@@ -256,7 +264,7 @@ impl HyperTransport {
             Err(_) => Err(TransportError::Timeout {
                 phase: TimeoutPhase::Response,
                 after: self.timeout,
-                endpoint: self.endpoint.clone(),
+                endpoint: self.described.clone(),
             }),
         }
     }
@@ -269,18 +277,14 @@ impl HyperTransport {
                 return TransportError::Dns {
                     host: dns.host.clone(),
                     message: dns.message.clone(),
+                    proxy: via_proxy,
                 };
             }
             if let Some(tls) = current.downcast_ref::<rustls::Error>() {
                 return self.tls_error(tls);
             }
         }
-        let via = if via_proxy {
-            " (through the proxy)"
-        } else {
-            ""
-        };
-        let endpoint = self.endpoint.clone();
+        let endpoint = self.described.clone();
         for current in &chain {
             if let Some(io) = current.downcast_ref::<std::io::Error>() {
                 match io.kind() {
@@ -291,14 +295,20 @@ impl HyperTransport {
                             endpoint,
                         }
                     }
+                    // Through a proxy, only the connection to the proxy can be refused here
+                    // (the proxy's own to Matomo fails as its answer or the tunnel's).
                     std::io::ErrorKind::ConnectionRefused => {
+                        let message = if via_proxy {
+                            "the proxy refused the connection: nothing listens there; check the \
+                             `proxy` setting or HTTPS_PROXY/HTTP_PROXY"
+                        } else {
+                            "connection refused: nothing listens there; check host and port in `url`"
+                        };
                         return TransportError::Connect {
                             endpoint,
                             refused: true,
-                            message: format!(
-                                "connection refused{via}: nothing listens there; check host and port in `url`"
-                            ),
-                        }
+                            message: message.to_owned(),
+                        };
                     }
                     _ => {}
                 }
@@ -359,7 +369,7 @@ impl RawAnswer {
 impl Transport for HyperTransport {
     async fn send(&self, hits: &[TrackingRequest]) -> Result<Accepted, TransportError> {
         let span =
-            tracing::debug_span!("matomo.send", hits = hits.len(), endpoint = %self.endpoint);
+            tracing::debug_span!("matomo.send", hits = hits.len(), endpoint = %self.described);
         let _guard = span.enter();
         match hits {
             [] => Ok(Accepted::new(0)),
@@ -375,7 +385,7 @@ impl Transport for HyperTransport {
                         .await?
                     }
                 };
-                read_single(&answer.view(), &self.endpoint)
+                read_single(&answer.view(), &self.described)
             }
             many => {
                 let body = bulk_body(many, self.token.as_ref());
@@ -383,7 +393,7 @@ impl Transport for HyperTransport {
                     .exchange(None, Some((body.into(), "application/json")))
                     .await?;
                 let all_cip = many.iter().all(|h| h.client_ip().is_some());
-                read_bulk(&answer.view(), &self.endpoint, many.len(), all_cip)
+                read_bulk(&answer.view(), &self.described, many.len(), all_cip)
             }
         }
     }
@@ -710,6 +720,20 @@ mod tests {
         assert!(classified.is_retryable());
         assert!(
             classified.to_string().contains("check the host name"),
+            "{classified}"
+        );
+        // Through a proxy, the host this machine looks up is the proxy's.
+        let error = Outer(DnsError {
+            host: "proxy.example".into(),
+            message: "failed to lookup address information".into(),
+        });
+        let classified = transport.classify(&*via_proxy(error));
+        assert!(
+            matches!(&classified, TransportError::Dns { host, proxy: true, .. } if host == "proxy.example"),
+            "{classified:?}"
+        );
+        assert!(
+            classified.to_string().contains("the proxy's host"),
             "{classified}"
         );
     }
