@@ -228,14 +228,11 @@ fn memory(matomo: &MockMatomo, tracker: &Tracker, tracked: u16, batch_size: usiz
     // Each queued hit holds one HttpExchange (about 0.5 KiB with its text) plus one batch in flight.
     let bound_kib = ((QUEUE_CAPACITY * 1024 + batch_size * 4096) / 1024 + 16 * 1024) as u64;
     let grown = after.saturating_sub(before);
-    let counted = (stats_after.queued
-        + stats_after.dropped_total()
-        + stats_after.skipped.values().sum::<u64>())
-    .saturating_sub(
-        stats_before.queued
-            + stats_before.dropped_total()
-            + stats_before.skipped.values().sum::<u64>(),
-    );
+    // Every request the tracker saw: queued, dropped or skipped.
+    let seen = |stats: &matomo_core::Stats| {
+        stats.queued + stats.dropped_total() + stats.skipped.values().sum::<u64>()
+    };
+    let counted = seen(&stats_after).saturating_sub(seen(&stats_before));
     println!(
         "memory, {seconds} s at saturation with Matomo black-holed: peak RSS {before} -> {after} KiB, grew {grown} KiB (bound {bound_kib} KiB: queue of {QUEUE_CAPACITY} hits + one batch of {batch_size} + 16 MiB slack) {}",
         verdict(grown <= bound_kib)

@@ -97,10 +97,7 @@ async fn serve(mut client: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     if method == "CONNECT" {
         let Ok(mut upstream) = TcpStream::connect(target).await else {
-            let _ = client
-                .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
-                .await;
-            return;
+            return refuse(&mut client, "502 Bad Gateway").await;
         };
         if client
             .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -119,16 +116,10 @@ async fn serve(mut client: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
             url[url::Position::BeforePath..].to_owned(),
         ))
     }) else {
-        let _ = client
-            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
-            .await;
-        return;
+        return refuse(&mut client, "400 Bad Request").await;
     };
     let Ok(mut upstream) = TcpStream::connect(address).await else {
-        let _ = client
-            .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
-            .await;
-        return;
+        return refuse(&mut client, "502 Bad Gateway").await;
     };
     let headers: String = headers
         .split_inclusive("\r\n")
@@ -142,6 +133,13 @@ async fn serve(mut client: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
     if upstream.write_all(forwarded.as_bytes()).await.is_ok() {
         let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
     }
+}
+
+/// Answers the client with `status` (e.g. `502 Bad Gateway`) and an empty body, as a proxy does
+/// when it cannot pass the request on.
+async fn refuse(client: &mut TcpStream, status: &str) {
+    let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+    let _ = client.write_all(answer.as_bytes()).await;
 }
 
 /// Reads a request head up to and including its blank line, byte by byte (so nothing of the body
