@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use matomo_core::spool::{decode, encode};
+use matomo_core::internals::{read_spool_record as decode, spool_record as encode};
 
 fuzz_target!(|data: &[u8]| {
     if let Some((at, hit)) = decode(data) {

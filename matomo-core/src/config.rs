@@ -6,21 +6,16 @@
 //! [`figment::Figment`] (the Rocket fairing reads Rocket's own). Every way ends in
 //! [`TrackerConfig::validate`], whose [`ConfigError`] names the key and the fix.
 
+use crate::privacy::UrlMask;
 use crate::secret::{Salt, TokenAuth};
 use figment::providers::{Env, Format, Json, Toml};
 use figment::Figment;
 use globset::{Glob, GlobMatcher};
 use ipnet::IpNet;
-use regex::Regex;
-use regex_automata::dfa::{dense, Automaton, StartKind};
-use regex_automata::util::{primitives::StateID, start};
-use regex_automata::Anchored;
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::net::IpAddr;
-use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The settings of a tracker. Build one with [`TrackerConfig::new`] or load one; then
@@ -294,245 +289,6 @@ impl<'de> Deserialize<'de> for PathPattern {
     }
 }
 
-/// A regex rewrite of the path: every match of `pattern` is replaced by `replacement`
-/// (`$1` refers to groups).
-///
-/// ```
-/// use matomo_core::UrlMask;
-/// let mask = UrlMask::new(r"^/users/\d+", "/users/:id").unwrap();
-/// assert_eq!(mask.apply("/users/123/"), "/users/:id/");
-/// assert_eq!(mask.apply("/users/123"), "/users/:id");
-/// ```
-#[derive(Clone)]
-pub struct UrlMask {
-    pattern: Regex,
-    replacement: String,
-    /// Whether `replacement` refers to groups (holds a `$`); without, it is copied as it is.
-    expands: bool,
-    /// Whether every match starts at the start of the path (`^/users/\d+`): then there is at most
-    /// one, and no second search is needed.
-    anchored: bool,
-    /// For an anchored pattern, its fully compiled DFA when it is small: a search is then a walk
-    /// over the path's first bytes, about a third of what the regex's lazy DFA costs (it runs for
-    /// every hit). `None` when the pattern is not anchored or its DFA would be large.
-    dfa: Option<Arc<AnchoredDfa>>,
-}
-
-/// A DFA for searches anchored at the start of a path, with its start state: the same for every
-/// path (a search from the start has no byte behind it), so it is looked up once.
-struct AnchoredDfa {
-    dfa: dense::DFA<Vec<u32>>,
-    start: StateID,
-}
-
-impl fmt::Debug for UrlMask {
-    /// The pattern and the replacement: what was configured (the compiled forms are tables).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UrlMask")
-            .field("pattern", &self.pattern.as_str())
-            .field("replacement", &self.replacement)
-            .finish()
-    }
-}
-
-/// The largest DFA a mask keeps (a mask such as `^/users/\d+` takes a few KiB, Unicode classes
-/// included); a larger one is left to the regex.
-const MASK_DFA_LIMIT: usize = 1 << 20;
-
-/// `pattern`'s DFA for searches anchored at the start, leftmost-first like `Regex::find`; `None`
-/// when it cannot be built within [`MASK_DFA_LIMIT`] (or at all: e.g. a Unicode word boundary).
-fn anchored_dfa(pattern: &str) -> Option<Arc<AnchoredDfa>> {
-    let dfa = dense::Builder::new()
-        .configure(
-            dense::Config::new()
-                .start_kind(StartKind::Anchored)
-                .dfa_size_limit(Some(MASK_DFA_LIMIT))
-                .determinize_size_limit(Some(MASK_DFA_LIMIT)),
-        )
-        .build(pattern)
-        .ok()?;
-    let start = dfa
-        .start_state(&start::Config::new().anchored(Anchored::Yes))
-        .ok()?;
-    Some(Arc::new(AnchoredDfa { dfa, start }))
-}
-
-impl UrlMask {
-    /// A mask; the pattern must compile.
-    pub fn new(pattern: &str, replacement: &str) -> Result<Self, ConfigError> {
-        let regex = Regex::new(pattern).map_err(|e| ConfigError::Invalid {
-            key: "url_masks".into(),
-            message: format!("`{pattern}` is not a valid regex: {e}"),
-        })?;
-        // Read from the pattern's syntax tree; should it not parse here, the mask just searches
-        // on after its first match.
-        let anchored = regex_syntax::parse(pattern).is_ok_and(|hir| {
-            hir.properties()
-                .look_set_prefix()
-                .contains(regex_syntax::hir::Look::Start)
-        });
-        Ok(Self {
-            pattern: regex,
-            replacement: replacement.to_owned(),
-            expands: replacement.contains('$'),
-            anchored,
-            dfa: if anchored {
-                anchored_dfa(pattern)
-            } else {
-                None
-            },
-        })
-    }
-
-    /// The path with every match replaced.
-    pub fn apply<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
-        if self.expands {
-            return self.pattern.replace_all(path, self.replacement.as_str());
-        }
-        // An anchored pattern matches once at most: no second search after its match.
-        if self.anchored {
-            return match self.find_anchored(path) {
-                Some(end) => std::borrow::Cow::Owned(self.replace(path, std::iter::once(0..end))),
-                None => std::borrow::Cow::Borrowed(path),
-            };
-        }
-        let mut matches = self.pattern.find_iter(path).map(|found| found.range());
-        match matches.next() {
-            Some(first) => {
-                std::borrow::Cow::Owned(self.replace(path, std::iter::once(first).chain(matches)))
-            }
-            None => std::borrow::Cow::Borrowed(path),
-        }
-    }
-
-    /// Where the match of an anchored pattern ends (it starts at 0), if there is one: by the DFA
-    /// when there is one, else (or should the DFA give up) by the regex.
-    fn find_anchored(&self, path: &str) -> Option<usize> {
-        if let Some(dfa) = &self.dfa {
-            if let Some(found) = walk_anchored(dfa, path) {
-                return found;
-            }
-        }
-        self.pattern.find(path).map(|found| found.end())
-    }
-
-    /// [`UrlMask::apply`] as up to three pieces to write one after the other, without a copy of
-    /// the path: before the match, the replacement, after it. A pattern anchored at the start with
-    /// a plain replacement matches once at most, the common case; any other mask is applied whole.
-    pub(crate) fn apply_parts<'a>(&'a self, path: &'a str) -> MaskedPath<'a> {
-        if self.anchored && !self.expands {
-            return match self.find_anchored(path).and_then(|end| path.get(end..)) {
-                Some(rest) => MaskedPath::Parts(["", &self.replacement, rest]),
-                None => MaskedPath::Parts([path, "", ""]),
-            };
-        }
-        MaskedPath::from(self.apply(path))
-    }
-
-    /// `path` with each of `matches` replaced: what `replace_all` does with a replacement without
-    /// groups, into a string that has room for one replacement from the start (a mask replaces
-    /// once, mostly, and with longer text: `/users/42` becomes `/users/:id`, so `replace_all`'s
-    /// string would grow at once).
-    fn replace(&self, path: &str, matches: impl Iterator<Item = Range<usize>>) -> String {
-        let mut masked = String::with_capacity(path.len() + self.replacement.len());
-        let mut copied = 0;
-        for found in matches {
-            // Matches are in order, apart and on character boundaries (the engines search UTF-8);
-            // `get` all the same, so a bad range drops nothing but the text it covers.
-            masked.push_str(path.get(copied..found.start).unwrap_or_default());
-            masked.push_str(&self.replacement);
-            copied = found.end;
-        }
-        masked.push_str(path.get(copied..).unwrap_or_default());
-        masked
-    }
-}
-
-/// A masked path, as pieces to write one after the other, or as a whole text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum MaskedPath<'a> {
-    Parts([&'a str; 3]),
-    Owned(String),
-}
-
-impl MaskedPath<'_> {
-    /// The pieces, in order (some may be empty).
-    pub(crate) fn parts(&self) -> [&str; 3] {
-        match self {
-            MaskedPath::Parts(parts) => *parts,
-            MaskedPath::Owned(text) => [text, "", ""],
-        }
-    }
-}
-
-impl<'a> From<std::borrow::Cow<'a, str>> for MaskedPath<'a> {
-    fn from(text: std::borrow::Cow<'a, str>) -> Self {
-        match text {
-            std::borrow::Cow::Borrowed(text) => MaskedPath::Parts([text, "", ""]),
-            std::borrow::Cow::Owned(text) => MaskedPath::Owned(text),
-        }
-    }
-}
-
-/// Where the leftmost-first match of `anchored`, from the start of `path`, ends: `Some(None)` when
-/// there is none, `None` when the DFA gives up (a quit byte) and the regex must answer.
-///
-/// The walk the `Automaton` docs describe, without `try_search_fwd`'s general set-up (prefilters,
-/// unanchored starts, match sets): a few instructions per byte, and it stops at the first byte
-/// that cannot extend a match. A dense DFA reports a match one byte late: a match state reached on
-/// the byte at `i` means a match that ends at `i`.
-#[inline]
-fn walk_anchored(anchored: &AnchoredDfa, path: &str) -> Option<Option<usize>> {
-    let dfa = &anchored.dfa;
-    let mut state = anchored.start;
-    let mut end = None;
-    for (at, &byte) in path.as_bytes().iter().enumerate() {
-        state = dfa.next_state(state, byte);
-        if dfa.is_special_state(state) {
-            if dfa.is_match_state(state) {
-                end = Some(at);
-            } else if dfa.is_dead_state(state) {
-                return Some(end);
-            } else if dfa.is_quit_state(state) {
-                return None;
-            }
-        }
-    }
-    state = dfa.next_eoi_state(state);
-    if dfa.is_match_state(state) {
-        end = Some(path.len());
-    } else if dfa.is_quit_state(state) {
-        return None;
-    }
-    Some(end)
-}
-
-impl<'de> Deserialize<'de> for UrlMask {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Table {
-                pattern: String,
-                replacement: String,
-            },
-            Pair(String, String),
-        }
-        let (pattern, replacement) = match Raw::deserialize(deserializer).map_err(|_| {
-            serde::de::Error::custom(
-                "expected { pattern = \"regex\", replacement = \"text\" } or [\"regex\", \"text\"]",
-            )
-        })? {
-            Raw::Table {
-                pattern,
-                replacement,
-            }
-            | Raw::Pair(pattern, replacement) => (pattern, replacement),
-        };
-        UrlMask::new(&pattern, &replacement).map_err(|e| serde::de::Error::custom(e.message()))
-    }
-}
-
 /// A setting that is missing, malformed or unknown; its text names the key and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -567,7 +323,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             ConfigError::Invalid { message, .. } => message.clone(),
             other => other.to_string(),

@@ -26,79 +26,16 @@ use std::net::{IpAddr, SocketAddr};
 /// assert_eq!(visitor_id_from_cookies(header, 2), None); // another site's cookie
 /// ```
 pub fn visitor_id_from_cookies(cookie_header: &str, site_id: u32) -> Option<VisitorId> {
-    PkIdName::new(site_id).visitor_id(cookie_header)
-}
-
-/// How the name of one site's `_pk_id` cookie starts, `_pk_id.<site>.`, written out once: a
-/// tracker reads the cookie of every request for the same site.
-#[derive(Clone, Copy)]
-pub(crate) struct PkIdName {
-    /// `_pk_id.` (7 bytes), up to 10 digits and a dot.
-    bytes: [u8; 18],
-    len: usize,
-}
-
-impl PkIdName {
-    pub(crate) fn new(site_id: u32) -> Self {
-        let mut digits = itoa::Buffer::new();
-        let name = [b"_pk_id.", digits.format(site_id).as_bytes(), b"."];
-        let mut bytes = [0; 18];
-        let mut len = 0;
-        for part in name {
-            bytes[len..len + part.len()].copy_from_slice(part);
-            len += part.len();
+    let prefix = format!("_pk_id.{site_id}.");
+    cookie_header.split(';').find_map(|cookie| {
+        let (name, value) = cookie.split_once('=')?;
+        if !name.trim_start_matches([' ', '\t']).starts_with(&prefix) {
+            return None;
         }
-        Self { bytes, len }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-
-    /// [`visitor_id_from_cookies`] for this site.
-    pub(crate) fn visitor_id(&self, cookie_header: &str) -> Option<VisitorId> {
-        let prefix = self.as_bytes();
-        let bytes = cookie_header.as_bytes();
-        // Only the `_pk_id.` cookies matter: jump from one `_` to the next rather than split every
-        // pair (this runs once per tracked request).
-        let mut from = 0;
-        while let Some(offset) = memchr::memchr(b'_', bytes.get(from..)?) {
-            let at = from + offset;
-            from = at + 1;
-            // `_pk_id.<site>.<hash>=<value>`.
-            let Some(name_rest) = bytes[at..].strip_prefix(prefix) else {
-                continue;
-            };
-            let starts_name = bytes[..at]
-                .iter()
-                .rev()
-                .find(|&&b| b != b' ' && b != b'\t')
-                .is_none_or(|&b| b == b';');
-            if !starts_name {
-                continue;
-            }
-            // The name ends at its `=`; a `;` before it ends a cookie without a value.
-            let mut at = 0;
-            while name_rest.get(at).is_some_and(|&b| b != b'=' && b != b';') {
-                at += 1;
-            }
-            if name_rest.get(at) != Some(&b'=') {
-                continue;
-            }
-            if let Some(id) = pk_id_in_cookie(&name_rest[at + 1..]) {
-                return Some(id);
-            }
-        }
-        None
-    }
-}
-
-impl std::fmt::Debug for PkIdName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("PkIdName")
-            .field(&String::from_utf8_lossy(self.as_bytes()))
-            .finish()
-    }
+        let value = value.trim_ascii();
+        let value = value.strip_prefix('"').unwrap_or(value);
+        parse_pk_id(value.strip_suffix('"').unwrap_or(value))
+    })
 }
 
 /// The first-party cookie that remembers a visitor id (opt-in `visitor_cookie`): name and value, in
@@ -120,63 +57,32 @@ pub fn visitor_cookie(site_id: u32, id: VisitorId, created_unix: u64) -> (String
 }
 
 /// Parses a `_pk_id` cookie value: `id.createTs` (Matomo 4+, with or without a trailing dot) or
-/// `id.createTs.visitCount.currentVisitTs.lastVisitTs.lastEcommerceOrderTs` (older).
+/// `id.createTs.visitCount.currentVisitTs.lastVisitTs.lastEcommerceOrderTs` (older; the later
+/// fields may be empty). Anything else is `None`.
+///
+/// ```
+/// use matomo_core::parse_pk_id;
+/// assert!(parse_pk_id("0123456789abcdef.1700000000.").is_some());
+/// assert!(parse_pk_id("0123456789abcdef.1700000000.3.1700000100.1700000050.").is_some());
+/// assert!(parse_pk_id("0123456789abcdef.").is_none());
+/// ```
 pub fn parse_pk_id(value: &str) -> Option<VisitorId> {
-    pk_id_bytes(value.as_bytes())
-}
-
-fn pk_id_bytes(value: &[u8]) -> Option<VisitorId> {
-    let (id, end) = pk_id_head(value)?;
-    pk_id_tail(&value[end..]).then_some(id)
-}
-
-/// A `_pk_id` cookie's visitor id: `rest` runs from after the cookie's `=` to the end of the header,
-/// and the value ends at the next `;`. Blanks around the value and a quote at either end of it are
-/// passed over. Read forwards, so the usual value (`id.createTs.` up to the header's end or a `;`)
-/// is read once, without first looking for its end.
-fn pk_id_in_cookie(rest: &[u8]) -> Option<VisitorId> {
-    let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
-    let value = &rest[start..];
-    let value = value.strip_prefix(b"\"").unwrap_or(value);
-    let (id, end) = pk_id_head(value)?;
-    let after = &value[end..];
-    let tail = &after[..after.iter().position(|&b| b == b';').unwrap_or(after.len())];
-    let tail = tail.trim_ascii_end();
-    pk_id_tail(tail.strip_suffix(b"\"").unwrap_or(tail)).then_some(id)
-}
-
-/// The visitor id at the start of a `_pk_id` value, and where its first field ends: 16 hex digits,
-/// a dot, and 1 to 20 digits (the creation time).
-fn pk_id_head(value: &[u8]) -> Option<(VisitorId, usize)> {
-    let id = VisitorId::from_hex(value.get(..16)?)?;
-    if value.get(16) != Some(&b'.') {
+    let mut fields = value.split('.');
+    let id = fields.next()?.parse().ok()?;
+    if !fields.next().is_some_and(is_number) {
         return None;
     }
-    let mut end = 17;
-    while value.get(end).is_some_and(u8::is_ascii_digit) {
-        end += 1;
-    }
-    // One to 20 digits.
-    (18..=37).contains(&end).then_some((id, end))
-}
-
-/// Whether what follows the first field completes a layout: nothing or a lone dot (Matomo 4+), or a
-/// dot and four more fields, each empty or a number (the older layout).
-fn pk_id_tail(tail: &[u8]) -> bool {
-    match tail {
-        [] | [b'.'] => true,
-        [b'.', rest @ ..] => {
-            memchr::memchr_iter(b'.', rest).count() == 3
-                && rest
-                    .split(|&b| b == b'.')
-                    .all(|f| f.is_empty() || is_number(f))
-        }
-        _ => false,
+    let later: Vec<&str> = fields.collect();
+    match later.as_slice() {
+        [] | [""] => Some(id),
+        [_, _, _, _] if later.iter().all(|f| f.is_empty() || is_number(f)) => Some(id),
+        _ => None,
     }
 }
 
-fn is_number(field: &[u8]) -> bool {
-    !field.is_empty() && field.len() <= 20 && field.iter().all(u8::is_ascii_digit)
+/// 1 to 20 ASCII digits (a Unix time or a count).
+fn is_number(field: &str) -> bool {
+    (1..=20).contains(&field.len()) && field.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Derives visitor ids from IP address and user agent under a secret salt.

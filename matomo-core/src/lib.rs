@@ -50,14 +50,11 @@
 //!   decodes what it receives, and [`testing::RecordingTransport`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod client_memory;
 pub mod config;
-mod derived_ids;
 pub mod dispatch;
 pub mod exchange;
-mod form_scan;
 pub mod hit;
 pub mod identity;
 pub mod privacy;
@@ -73,10 +70,33 @@ pub mod title;
 pub mod tower;
 pub mod transport;
 mod unix_time;
+
+/// Entry points for this workspace's benches, fuzz targets and tests into internals: not part of
+/// the public API, and may change in any release.
+#[doc(hidden)]
+pub mod internals {
+    use crate::request::TrackingRequest;
+
+    /// The bulk request body the transport posts for `hits`, without a token.
+    pub fn bulk_body(hits: &[TrackingRequest]) -> Vec<u8> {
+        crate::transport::bulk_body(hits, None)
+    }
+
+    /// One spool record: when the hit was tracked (Unix milliseconds) and the hit.
+    #[cfg(feature = "spool")]
+    pub fn spool_record(tracked_at: u64, hit: &TrackingRequest) -> Vec<u8> {
+        crate::spool::encode(tracked_at, hit)
+    }
+
+    /// A spool record read back, or `None` when it is corrupt.
+    #[cfg(feature = "spool")]
+    pub fn read_spool_record(record: &[u8]) -> Option<(u64, TrackingRequest)> {
+        crate::spool::decode(record)
+    }
+}
 mod visitor;
 
-pub use client_memory::{ClientMemory, Recalled};
-pub use config::{BotPolicy, ConfigError, PathPattern, SpoolConfig, TrackerConfig, UrlMask};
+pub use config::{BotPolicy, ConfigError, PathPattern, SpoolConfig, TrackerConfig};
 pub use dispatch::{DropReason, Enqueued, Report, Stats, Tracker, TrackerError};
 pub use exchange::{ExchangeBuilder, Field, HttpExchange, Scheme};
 pub use hit::{Extras, HitBuilder};
@@ -84,16 +104,16 @@ pub use identity::{
     client_ip, forwarded_for, parse_pk_id, visitor_cookie, visitor_id_from_cookies,
     VisitorIdDeriver,
 };
-pub use privacy::{anonymize_ip, mask_path, redact_query};
+pub use privacy::{anonymize_ip, mask_path, redact_query, UrlMask};
 pub use request::{
     Action, BuildError, CartUpdate, Content, DecodeError, EcommerceItem, EcommerceOrder, Event,
-    Geo, Goal, Performance, ProductView, RequestBuilder, SiteSearch, SpareBuffers, TrackingRequest,
+    Geo, Goal, Performance, ProductView, RequestBuilder, SiteSearch, TrackingRequest,
 };
-pub use rules::{decide, decide_fast, is_bot, is_html, skips_bot, Decision, SkipReason};
+pub use rules::{decide, is_bot, is_html, Decision, SkipReason};
 pub use secret::{Salt, TokenAuth, TokenError};
 pub use title::html_title;
 pub use transport::{
-    bulk_body, looks_like_tracker, Accepted, BulkAnswer, HyperTransport, RejectReason,
-    TimeoutPhase, Transport, TransportError,
+    looks_like_tracker, Accepted, BulkAnswer, HyperTransport, RejectReason, TimeoutPhase,
+    Transport, TransportError,
 };
 pub use visitor::{InvalidVisitorId, VisitorId};

@@ -3,9 +3,11 @@
 //! `cip` is never sent without a token: that rule lives in [`crate::request::RequestBuilder::build`]
 //! and in [`crate::hit`], which only sets `cip` when a token is configured.
 
-use crate::config::{MaskedPath, UrlMask};
-use crate::form_scan::next_form_byte;
+use crate::config::ConfigError;
+use regex::{NoExpand, Regex};
+use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The text that replaces a redacted query value.
@@ -40,24 +42,95 @@ pub fn anonymize_ip(ip: IpAddr, bytes: u8) -> IpAddr {
     }
 }
 
-/// Applies every mask to `path`, in order.
-pub fn mask_path<'a>(path: &'a str, masks: &[UrlMask]) -> Cow<'a, str> {
-    let mut current = Cow::Borrowed(path);
-    for mask in masks {
-        if let Cow::Owned(changed) = mask.apply(&current) {
-            current = Cow::Owned(changed);
-        }
-    }
-    current
+/// A regex rewrite of the path: every match of `pattern` is replaced by `replacement`
+/// (`$1` or `${name}` refer to groups; a replacement without `$` is copied as it is).
+///
+/// ```
+/// use matomo_core::UrlMask;
+/// let mask = UrlMask::new(r"^/users/\d+", "/users/:id").unwrap();
+/// assert_eq!(mask.apply("/users/123/"), "/users/:id/");
+/// assert_eq!(mask.apply("/about"), "/about");
+/// let groups = UrlMask::new(r"^/(\w+)/\d+", "/$1/{id}").unwrap();
+/// assert_eq!(groups.apply("/orders/42"), "/orders/{id}");
+/// ```
+#[derive(Clone)]
+pub struct UrlMask {
+    pattern: Regex,
+    replacement: String,
 }
 
-/// [`mask_path`] as pieces to write one after the other: a single mask of the common kind (see
-/// [`UrlMask::apply_parts`]) leaves the path where it is.
-pub(crate) fn mask_path_parts<'a>(path: &'a str, masks: &'a [UrlMask]) -> MaskedPath<'a> {
-    match masks {
-        [only] => only.apply_parts(path),
-        masks => MaskedPath::from(mask_path(path, masks)),
+impl UrlMask {
+    /// A mask; the pattern must compile.
+    pub fn new(pattern: &str, replacement: &str) -> Result<Self, ConfigError> {
+        let pattern = Regex::new(pattern).map_err(|e| ConfigError::Invalid {
+            key: "url_masks".into(),
+            message: format!("`{pattern}` is not a valid regex: {e}"),
+        })?;
+        Ok(Self {
+            pattern,
+            replacement: replacement.to_owned(),
+        })
     }
+
+    /// The path with every match replaced.
+    pub fn apply<'a>(&self, path: &'a str) -> Cow<'a, str> {
+        if self.replacement.contains('$') {
+            self.pattern.replace_all(path, self.replacement.as_str())
+        } else {
+            self.pattern.replace_all(path, NoExpand(&self.replacement))
+        }
+    }
+}
+
+impl fmt::Debug for UrlMask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UrlMask")
+            .field("pattern", &self.pattern.as_str())
+            .field("replacement", &self.replacement)
+            .finish()
+    }
+}
+
+impl<'de> Deserialize<'de> for UrlMask {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Table {
+                pattern: String,
+                replacement: String,
+            },
+            Pair(String, String),
+        }
+        let (pattern, replacement) = match Raw::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom(
+                "expected { pattern = \"regex\", replacement = \"text\" } or [\"regex\", \"text\"]",
+            )
+        })? {
+            Raw::Table {
+                pattern,
+                replacement,
+            }
+            | Raw::Pair(pattern, replacement) => (pattern, replacement),
+        };
+        UrlMask::new(&pattern, &replacement).map_err(|e| serde::de::Error::custom(e.message()))
+    }
+}
+
+/// Applies every mask to `path`, in order.
+///
+/// ```
+/// use matomo_core::{mask_path, UrlMask};
+/// let masks = [UrlMask::new(r"\d+", ":n").unwrap()];
+/// assert_eq!(mask_path("/a/1/b/22", &masks), "/a/:n/b/:n");
+/// ```
+pub fn mask_path<'a>(path: &'a str, masks: &[UrlMask]) -> Cow<'a, str> {
+    masks
+        .iter()
+        .fold(Cow::Borrowed(path), |path, mask| match mask.apply(&path) {
+            Cow::Borrowed(_) => path,
+            Cow::Owned(changed) => Cow::Owned(changed),
+        })
 }
 
 /// Replaces the values of the named query parameters (names compared case-insensitively, after
@@ -67,97 +140,27 @@ pub(crate) fn mask_path_parts<'a>(path: &'a str, masks: &'a [UrlMask]) -> Masked
 /// use matomo_core::redact_query;
 /// let names = vec!["token".to_owned()];
 /// assert_eq!(redact_query("q=rust&Token=abc&x", &names), "q=rust&Token=REDACTED&x");
+/// assert_eq!(redact_query("q=rust", &names), "q=rust");
 /// ```
-pub fn redact_query<'a>(query: &'a str, names: &[String]) -> Cow<'a, str> {
-    redact_query_with(query, names, name_filter(names))
-}
-
-/// A filter for `names` for [`redact_query_with`]: one bit per name, chosen by its length and
-/// first letter in any case ([`name_bit`]). A parameter name whose bit is clear is none of them.
-pub(crate) fn name_filter(names: &[String]) -> u64 {
-    names
-        .iter()
-        .fold(0, |filter, name| filter | name_bit(name.as_bytes()))
-}
-
-fn name_bit(name: &[u8]) -> u64 {
-    let first = name.first().map_or(0, u8::to_ascii_lowercase);
-    1 << ((name.len() * 13 + usize::from(first)) % 64)
-}
-
-/// [`redact_query`] with the names' [`name_filter`] worked out once, for a caller that redacts
-/// every request under the same names: most parameters are passed over without a comparison.
-pub(crate) fn redact_query_with<'a>(query: &'a str, names: &[String], filter: u64) -> Cow<'a, str> {
-    if names.is_empty() || query.is_empty() {
+pub fn redact_query<'a>(query: &'a str, names: &[impl AsRef<str>]) -> Cow<'a, str> {
+    // The raw name of a `name=value` pair whose value is redacted (one without `=` has none).
+    let redacted = |pair: &'a str| -> Option<&'a str> {
+        let (raw_name, _) = pair.split_once('=')?;
+        let (name, _) = form_urlencoded::parse(raw_name.as_bytes()).next()?;
+        names
+            .iter()
+            .any(|n| n.as_ref().eq_ignore_ascii_case(&name))
+            .then_some(raw_name)
+    };
+    if !query.split('&').any(|pair| redacted(pair).is_some()) {
         return Cow::Borrowed(query);
     }
-    // Whether a raw parameter name (`encoded` when it holds `%` or `+`) is one to redact.
-    let is_redacted = |raw_name: &[u8], encoded: bool| {
-        let matches = |name: &[u8]| {
-            filter & name_bit(name) != 0
-                && names
-                    .iter()
-                    .any(|n| n.as_bytes().eq_ignore_ascii_case(name))
-        };
-        if encoded {
-            // Compare the decoded name.
-            form_urlencoded::parse(raw_name)
-                .next()
-                .is_some_and(|(k, _)| matches(k.as_bytes()))
-        } else {
-            matches(raw_name)
-        }
-    };
-    // The name of a `name=value` pair that is to be redacted (a pair without `=` has no value).
-    let redacted_name = |pair: &'a [u8]| -> Option<&'a [u8]> {
-        let raw_name = &pair[..pair.iter().position(|&b| b == b'=')?];
-        let encoded = raw_name.iter().any(|&b| b == b'%' || b == b'+');
-        is_redacted(raw_name, encoded).then_some(raw_name)
-    };
-    // Most queries hold nothing to redact: find that out in one pass over the bytes, without
-    // allocating.
-    if !any_pair_named(query.as_bytes(), filter, is_redacted) {
-        return Cow::Borrowed(query);
-    }
-    let pairs = || query.as_bytes().split(|&b| b == b'&');
-    let mut out = Vec::with_capacity(query.len() + REDACTED.len());
-    for (i, pair) in pairs().enumerate() {
-        if i > 0 {
-            out.push(b'&');
-        }
-        match redacted_name(pair) {
-            Some(name) => {
-                out.extend_from_slice(name);
-                out.push(b'=');
-                out.extend_from_slice(REDACTED.as_bytes());
-            }
-            None => out.extend_from_slice(pair),
-        }
-    }
-    // Whole pairs of `query` and ASCII were joined by `&`: still UTF-8.
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Whether `wanted(raw name, holds % or +)` holds for the name of any `name=value` pair of `query`
-/// (a pair without `=` has no value, so it is never wanted). A plain name whose bit is clear in
-/// `filter` is passed over without a call; the scan jumps from one `&`, `=`, `%` or `+` to the next.
-fn any_pair_named(query: &[u8], filter: u64, wanted: impl Fn(&[u8], bool) -> bool) -> bool {
-    let (mut start, mut in_name, mut encoded) = (0, true, false);
-    let mut at = next_form_byte(query, 0);
-    while let Some(&b) = query.get(at) {
-        match b {
-            b'&' => (start, in_name, encoded) = (at + 1, true, false),
-            b'=' if in_name => {
-                let name = &query[start..at];
-                if (encoded || filter & name_bit(name) != 0) && wanted(name, encoded) {
-                    return true;
-                }
-                in_name = false;
-            }
-            b'%' | b'+' => encoded |= in_name,
-            _ => {}
-        }
-        at = next_form_byte(query, at + 1);
-    }
-    false
+    let pairs: Vec<Cow<'_, str>> = query
+        .split('&')
+        .map(|pair| match redacted(pair) {
+            Some(name) => Cow::Owned(format!("{name}={REDACTED}")),
+            None => Cow::Borrowed(pair),
+        })
+        .collect();
+    Cow::Owned(pairs.join("&"))
 }

@@ -3,10 +3,13 @@
 //! [`decide`] applies, in order: `enabled`, the method filter, `ignore_paths`, `ignore_status_codes`,
 //! Do-Not-Track and Global Privacy Control, `ignore_html`, and bots. The first rule that says no wins
 //! and names itself in the [`SkipReason`], so a skipped request can be counted by reason.
-//! [`decide_fast`] is the same without the bot check, for the request path.
+//!
+//! The bot rule is the one expensive step (a large regex over the user agent), and a site's traffic
+//! repeats a few hundred user agents: each verdict is kept in a bounded cache (see [`is_bot`]).
 
 use crate::config::{BotPolicy, TrackerConfig};
 use crate::exchange::{Field, HttpExchange};
+use quick_cache::sync::Cache;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -42,7 +45,7 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
-    /// Every reason, for counters.
+    /// Every reason, in declaration order (a reason's counter is at `reason as usize`).
     pub const ALL: [SkipReason; 8] = [
         SkipReason::Disabled,
         SkipReason::Method,
@@ -87,39 +90,23 @@ impl fmt::Display for SkipReason {
 /// assert_eq!(decide(&config, &page), Decision::Track);
 /// ```
 pub fn decide(config: &TrackerConfig, exchange: &HttpExchange) -> Decision {
-    match decide_fast(config, exchange) {
-        Decision::Track if skips_bot(config, exchange) => Decision::Skip(SkipReason::Bot),
-        decision => decision,
-    }
-}
-
-/// Every rule but the bot check, which costs a regex scan: what the request path runs. The
-/// [`Tracker`](crate::Tracker)'s dispatcher applies [`skips_bot`] afterwards, off the request path.
-pub fn decide_fast(config: &TrackerConfig, exchange: &HttpExchange) -> Decision {
     match skip_reason(config, exchange) {
         Some(reason) => Decision::Skip(reason),
         None => Decision::Track,
     }
 }
 
-/// Whether the bot rule skips this exchange (`bots = "skip"` and a known bot's user agent).
-pub fn skips_bot(config: &TrackerConfig, exchange: &HttpExchange) -> bool {
-    config.bots == BotPolicy::Skip && is_bot(exchange.get(Field::UserAgent))
-}
-
 fn skip_reason(config: &TrackerConfig, exchange: &HttpExchange) -> Option<SkipReason> {
     if !config.enabled {
         return Some(SkipReason::Disabled);
     }
-    if !config.methods.is_empty() {
-        let method = exchange.method().as_str();
-        if !config
+    if !config.methods.is_empty()
+        && !config
             .methods
             .iter()
-            .any(|m| m.eq_ignore_ascii_case(method))
-        {
-            return Some(SkipReason::Method);
-        }
+            .any(|m| m.eq_ignore_ascii_case(exchange.method()))
+    {
+        return Some(SkipReason::Method);
     }
     let path = exchange.path();
     if config.ignore_paths.iter().any(|p| p.matches(path)) {
@@ -137,6 +124,9 @@ fn skip_reason(config: &TrackerConfig, exchange: &HttpExchange) -> Option<SkipRe
     if config.ignore_html && is_html(exchange.get(Field::ContentType), exchange.body_prefix()) {
         return Some(SkipReason::Html);
     }
+    if config.bots == BotPolicy::Skip && is_bot(exchange.get(Field::UserAgent)) {
+        return Some(SkipReason::Bot);
+    }
     None
 }
 
@@ -152,9 +142,8 @@ fn skip_reason(config: &TrackerConfig, exchange: &HttpExchange) -> Option<SkipRe
 pub fn is_html(content_type: Option<&str>, body_prefix: Option<&[u8]>) -> bool {
     // The media type before any parameters, without the blanks HTTP allows around it.
     let typed_html = content_type.is_some_and(|ct| {
-        // A byte scan: `split_once(';')` sets up a searcher that costs more than this header.
-        let mime = &ct.as_bytes()[..ct.bytes().position(|b| b == b';').unwrap_or(ct.len())];
-        mime.trim_ascii().eq_ignore_ascii_case(b"text/html")
+        let mime = ct.split(';').next().unwrap_or_default();
+        mime.trim_ascii().eq_ignore_ascii_case("text/html")
     });
     typed_html
         || body_prefix.is_some_and(|body| {
@@ -208,9 +197,67 @@ static BOTS: LazyLock<isbot::Bots> = LazyLock::new(|| {
 /// // An API's caller is a client, as Matomo sees it.
 /// assert!(!is_bot(Some("curl/8.5.0")));
 /// ```
+///
+/// Verdicts are kept for the 1,024 user agents seen last (of up to 512 bytes each; a longer one is
+/// scanned each time), so the regex scans each user agent about once.
 pub fn is_bot(user_agent: Option<&str>) -> bool {
-    match user_agent.map(str::trim) {
-        None | Some("") => false,
-        Some(ua) => BOTS.is_bot(ua),
+    let ua = match user_agent.map(str::trim) {
+        None | Some("") => return false,
+        Some(ua) => ua,
+    };
+    if ua.len() > LONGEST_CACHED {
+        return BOTS.is_bot(ua);
+    }
+    if let Some(verdict) = VERDICTS.get(ua) {
+        return verdict;
+    }
+    let verdict = BOTS.is_bot(ua);
+    VERDICTS.insert(ua.to_owned(), verdict);
+    verdict
+}
+
+/// How many user agents' verdicts are kept.
+const CACHED_VERDICTS: usize = 1024;
+/// The longest user agent whose verdict is kept, in bytes: browsers send a few hundred.
+const LONGEST_CACHED: usize = 512;
+
+static VERDICTS: LazyLock<Cache<String, bool>> = LazyLock::new(|| Cache::new(CACHED_VERDICTS));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Cached or not, every verdict is the regex's own, for user agents that repeat (drawn
+        /// from real ones, bots among them) and ones that never do.
+        #[test]
+        fn verdicts_are_the_regexs(picks in proptest::collection::vec((0usize..5, "[ -~]{0,40}"), 1..60)) {
+            const SEEN: [&str; 5] = [
+                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+                "Googlebot/2.1 (+http://www.google.com/bot.html)",
+                "curl/8.5.0",
+                "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+                " ",
+            ];
+            for (pick, random) in &picks {
+                for ua in [SEEN[*pick], random.as_str()] {
+                    let expected = !ua.trim().is_empty() && BOTS.is_bot(ua.trim());
+                    proptest::prop_assert_eq!(is_bot(Some(ua)), expected, "{:?}", ua);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        for i in 0..3 * CACHED_VERDICTS {
+            assert!(is_bot(Some(&format!(
+                "examplebot/{i}.0 (+https://bot.example/)"
+            ))));
+        }
+        assert!(VERDICTS.len() <= CACHED_VERDICTS);
+        let long = format!("Googlebot/2.1 {}", "x".repeat(LONGEST_CACHED));
+        assert!(is_bot(Some(&long)));
+        assert!(VERDICTS.get(long.as_str()).is_none());
     }
 }

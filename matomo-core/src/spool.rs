@@ -303,7 +303,7 @@ fn checksum(tracked_at: u64, query: &[u8]) -> [u8; 4] {
 }
 
 /// Encodes a spool record.
-pub fn encode(tracked_at: u64, hit: &TrackingRequest) -> Vec<u8> {
+pub(crate) fn encode(tracked_at: u64, hit: &TrackingRequest) -> Vec<u8> {
     let query = hit.to_query();
     let mut record = Vec::with_capacity(HEADER + query.len());
     record.push(VERSION);
@@ -314,7 +314,7 @@ pub fn encode(tracked_at: u64, hit: &TrackingRequest) -> Vec<u8> {
 }
 
 /// Decodes a spool record; `None` when it is corrupt. Never panics.
-pub fn decode(record: &[u8]) -> Option<(u64, TrackingRequest)> {
+pub(crate) fn decode(record: &[u8]) -> Option<(u64, TrackingRequest)> {
     if record.len() < HEADER || record[0] != VERSION {
         return None;
     }

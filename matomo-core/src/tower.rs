@@ -95,16 +95,15 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let path_and_query = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        let mut exchange =
-            HttpExchange::builder_with_method(request.method().clone(), path_and_query);
+        let mut exchange = HttpExchange::builder(request.method().as_str(), path_and_query);
         for (name, value) in request.headers() {
             if let Ok(value) = value.to_str() {
-                exchange.add_header(name.as_str(), value);
+                exchange = exchange.header(name.as_str(), value);
             }
         }
         if !request.headers().contains_key(http::header::HOST) {
             if let Some(authority) = request.uri().authority() {
-                exchange.add_header("host", authority.as_str());
+                exchange = exchange.header("host", authority.as_str());
             }
         }
         let peer = request

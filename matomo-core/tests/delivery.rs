@@ -352,7 +352,7 @@ async fn dropping_the_last_handle_still_delivers_what_was_queued() {
 }
 
 #[tokio::test]
-async fn bots_are_recognised_on_the_dispatcher_and_counted_as_skipped() {
+async fn a_bot_is_answered_skipped_and_counted_once_where_it_is_decided() {
     let transport = RecordingTransport::new();
     let tracker =
         Tracker::with_transport(&config("http://m.example/matomo.php"), transport.clone()).unwrap();
@@ -362,14 +362,101 @@ async fn bots_are_recognised_on_the_dispatcher_and_counted_as_skipped() {
             "Googlebot/2.1 (+http://www.google.com/bot.html)",
         )
         .build();
-    // The request path skips the regex scan...
-    assert_eq!(tracker.track_exchange(bot), Enqueued::Queued);
-    let report = tracker.flush(Duration::from_secs(5)).await;
-    // ...and the dispatcher drops the hit and counts it where it belongs.
-    assert!(transport.hits().is_empty());
-    assert_eq!(report.stats.skipped[&matomo_core::SkipReason::Bot], 1);
     assert_eq!(
-        (report.stats.tracked, report.stats.queued, report.pending),
-        (0, 0, 0)
+        tracker.track_exchange(bot),
+        Enqueued::Skipped(matomo_core::SkipReason::Bot)
     );
+    // Never tracked or queued, so no counter has to go back down.
+    let before = tracker.stats();
+    assert_eq!(before.skipped[&matomo_core::SkipReason::Bot], 1);
+    assert_eq!((before.tracked, before.queued, before.pending), (0, 0, 0));
+    let report = tracker.flush(Duration::from_secs(5)).await;
+    assert!(transport.hits().is_empty());
+    assert_eq!(report.stats, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_only_grow() {
+    let transport = RecordingTransport::new();
+    let tracker =
+        Tracker::with_transport(&config("http://m.example/matomo.php"), transport.clone()).unwrap();
+    let agents = [
+        "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    ];
+    let mut last = tracker.stats();
+    for i in 0..200 {
+        let exchange = HttpExchange::builder("GET", &format!("/{i}"))
+            .header("user-agent", agents[i % 2])
+            .build();
+        tracker.track_exchange(exchange);
+        tokio::task::yield_now().await;
+        let now = tracker.stats();
+        for (name, was, is) in [
+            ("tracked", last.tracked, now.tracked),
+            ("queued", last.queued, now.queued),
+            ("sent", last.sent, now.sent),
+            (
+                "skipped",
+                last.skipped.values().sum(),
+                now.skipped.values().sum(),
+            ),
+        ] {
+            assert!(is >= was, "{name} went from {was} to {is}");
+        }
+        last = now;
+    }
+    let report = tracker.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(report.stats.sent, 100);
+    assert_eq!(report.stats.skipped[&matomo_core::SkipReason::Bot], 100);
+    assert_eq!(report.stats.tracked, 100);
+}
+
+/// The dispatcher panicked ("all branches are disabled") when the last handle went away.
+#[test]
+fn dropping_trackers_never_panics_the_dispatcher() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let panics = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&panics);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        eprintln!("{info}");
+    }));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for round in 0..100 {
+            let transport = RecordingTransport::new();
+            let tracker =
+                Tracker::with_transport(&config("http://m.example/matomo.php"), transport.clone())
+                    .unwrap();
+            match round % 3 {
+                // Empty.
+                0 => {}
+                // After a flush.
+                1 => {
+                    tracker.track(numbered(1, round));
+                    tracker.flush(Duration::from_secs(5)).await;
+                }
+                // With hits queued.
+                _ => {
+                    for seq in 0..5 {
+                        tracker.track(numbered(1, seq));
+                    }
+                }
+            }
+            drop(tracker);
+            tokio::task::yield_now().await;
+        }
+        // Let every dispatcher see its queue close.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    });
+    drop(runtime);
+    std::panic::set_hook(previous);
+    assert_eq!(panics.load(Ordering::SeqCst), 0);
 }

@@ -2,8 +2,7 @@
 
 use bytes::Bytes;
 use matomo_core::{
-    BotPolicy, ClientMemory, Field, HitBuilder, HttpExchange, Salt, SpareBuffers, TokenAuth,
-    TrackerConfig, UrlMask,
+    BotPolicy, Field, HitBuilder, HttpExchange, Salt, TokenAuth, TrackerConfig, UrlMask,
 };
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -206,76 +205,6 @@ fn a_hit_older_than_a_day_without_token_is_refused_and_with_one_is_built() {
     let mut config = config();
     config.token_auth = Some(TokenAuth::new("abc").unwrap());
     assert!(HitBuilder::new(&config).unwrap().build(&old).is_ok());
-}
-
-#[test]
-fn hits_built_into_a_batch_are_the_built_hits_and_a_refused_one_adds_nothing() {
-    let old = page("/old")
-        .served_at(SystemTime::now() - Duration::from_secs(30 * 3600))
-        .build();
-    let exchanges = [page("/a").build(), old, page("/b?q=1").build()];
-    for token in [None, Some(TokenAuth::new("abc").unwrap())] {
-        let mut config = config();
-        config.token_auth = token.clone();
-        let builder = HitBuilder::new(&config).unwrap();
-        let mut memory = ClientMemory::new();
-        let mut spares = SpareBuffers::new();
-        let mut batch = Vec::new();
-        let mut expected = Vec::new();
-        for exchange in &exchanges {
-            let recalled = memory.recall(exchange);
-            let into = builder.build_recalled_into(exchange, recalled, &mut spares, &mut batch);
-            let built = builder.build(exchange);
-            assert_eq!(into.is_ok(), built.is_ok());
-            if let Ok(hit) = built {
-                expected.push(hit);
-            }
-            assert_eq!(batch, expected);
-        }
-        // Without a token the day-old hit is refused, with one it is built.
-        assert_eq!(batch.len(), if token.is_some() { 3 } else { 2 });
-    }
-}
-
-#[test]
-fn hits_built_in_the_buffers_of_sent_ones_are_the_same_hits() {
-    let builder = HitBuilder::new(&config()).unwrap();
-    let mut memory = ClientMemory::new();
-    let mut spares = SpareBuffers::new();
-    let mut batch = Vec::new();
-    // Longer and shorter texts than the buffers had, with and without a referrer.
-    let rounds = [
-        vec![
-            page("/a").build(),
-            page("/bb?q=1")
-                .header("referer", "https://r.example/")
-                .build(),
-        ],
-        vec![
-            page(&format!("/{}", "long".repeat(40))).build(),
-            page("/").build(),
-            page("/c").header("referer", "https://r.example/x").build(),
-        ],
-    ];
-    for exchanges in rounds {
-        for exchange in &exchanges {
-            let recalled = memory.recall(exchange);
-            builder
-                .build_recalled_into(exchange, recalled, &mut spares, &mut batch)
-                .unwrap();
-        }
-        let expected: Vec<_> = exchanges
-            .iter()
-            .map(|e| builder.build(e).unwrap())
-            .collect();
-        assert_eq!(batch, expected);
-        let queries: Vec<_> = batch.iter().map(|hit| hit.to_query()).collect();
-        let expected: Vec<_> = expected.iter().map(|hit| hit.to_query()).collect();
-        assert_eq!(queries, expected);
-        spares.reclaim(&mut batch);
-        assert!(batch.is_empty());
-        assert!(!spares.is_empty());
-    }
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! the spool stays within its size.
 #![cfg(feature = "spool")]
 
-use matomo_core::spool::{self, Spool};
+use matomo_core::internals::{read_spool_record, spool_record};
+use matomo_core::spool::Spool;
 use matomo_core::testing::{Fault, MockMatomo};
 use matomo_core::{DropReason, SpoolConfig, Tracker, TrackerConfig, TrackingRequest};
 use proptest::prelude::*;
@@ -139,7 +140,7 @@ async fn corrupt_spool_records_are_skipped_and_counted() {
         let (mut spool, _) = Spool::open(&path, 1 << 20).unwrap();
         spool.append(&[(now_ms(), &numbered(0))]).unwrap();
         spool.insert_raw(b"\x01torn").unwrap();
-        let mut flipped = spool::encode(now_ms(), &numbered(99));
+        let mut flipped = spool_record(now_ms(), &numbered(99));
         let last = flipped.len() - 1;
         flipped[last] ^= 0x20;
         spool.insert_raw(&flipped).unwrap();
@@ -168,7 +169,7 @@ fn spool_max_bytes_drops_the_oldest_hits_and_counts_them() {
     let dir = temp_dir("full");
     let path = dir.join("hits.redb");
     let (mut spool, _) = Spool::open(&path, 2_000).unwrap();
-    let record = spool::encode(0, &numbered(0)).len() as u64;
+    let record = spool_record(0, &numbered(0)).len() as u64;
     let mut evicted = 0;
     for n in 0..100 {
         evicted += spool.append(&[(now_ms(), &numbered(n))]).unwrap();
@@ -187,13 +188,13 @@ fn spool_max_bytes_drops_the_oldest_hits_and_counts_them() {
 proptest! {
     #[test]
     fn spool_records_never_panic_on_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let _ = spool::decode(&bytes);
+        let _ = read_spool_record(&bytes);
     }
 
     #[test]
     fn spool_records_round_trip(n in 0usize..1_000_000, at in any::<u64>()) {
         let hit = numbered(n);
-        let (when, back) = spool::decode(&spool::encode(at, &hit)).unwrap();
+        let (when, back) = read_spool_record(&spool_record(at, &hit)).unwrap();
         prop_assert_eq!(when, at);
         prop_assert_eq!(back, hit);
     }

@@ -169,13 +169,13 @@ impl Fairing for MatomoFairing {
         let (mut builder, content_type) = capture::exchange(req, res, started.elapsed());
         let is_html = matomo_core::is_html(content_type, None);
         if let Some(user_id) = &user_id {
-            builder.set_field(Field::UserId, user_id);
+            builder = builder.field(Field::UserId, user_id);
         }
         if let Some(name) = &action_name {
-            builder.set_field(Field::ActionName, name);
+            builder = builder.field(Field::ActionName, name);
         }
         if let Some(prefix) = body_prefix(&matomo.config, res, is_html).await {
-            builder.set_body_prefix(prefix);
+            builder = builder.body_prefix(prefix);
         }
         let exchange = builder.build();
         if (500..600).contains(&res.status().code) {

@@ -7,9 +7,8 @@
 //! exponential backoff and full jitter, honouring `Retry-After`. Hits Matomo refused are never sent
 //! again; a batch that got no answer is (at least once). Batches go out one at a time, in order, so
 //! each visitor's hits reach Matomo in the order they were tracked, retries included. While a batch
-//! is on the wire, the next one (at most one batch in memory) is already being built; while hits
-//! wait for a batch to fill, the dispatcher looks at the queue every 2 ms rather than being woken
-//! by every request.
+//! is on the wire, the next one (at most one batch in memory) is already being built. The
+//! dispatcher takes every job queued at once each time it wakes.
 
 mod backoff;
 mod stats;
@@ -22,7 +21,7 @@ use crate::config::{ConfigError, TrackerConfig};
 use crate::exchange::HttpExchange;
 use crate::hit::{Extras, HitBuilder};
 use crate::request::TrackingRequest;
-use crate::rules::{decide_fast, Decision, SkipReason};
+use crate::rules::{decide, Decision, SkipReason};
 use crate::transport::{HyperTransport, Transport};
 use stats::Counters;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -132,7 +131,6 @@ impl Tracker {
         let worker = Worker::new(
             builder,
             Arc::new(transport),
-            Arc::clone(&config),
             Arc::clone(&counters),
             store,
             jobs_rx,
@@ -155,9 +153,6 @@ impl Tracker {
     }
 
     /// Decides whether `exchange` is tracked and, if so, queues it. Returns at once.
-    ///
-    /// The bot rule, which costs a regex scan, runs on the dispatcher: a bot's request is `Queued`
-    /// here and counted as skipped (`bot`) there.
     pub fn track_exchange(&self, exchange: HttpExchange) -> Enqueued {
         self.decide_and_enqueue(exchange, None)
     }
@@ -169,11 +164,8 @@ impl Tracker {
         self.decide_and_enqueue(exchange, extras)
     }
 
-    // Inlined, as `enqueue` is (see there): whether the compiler copies the job once more on its way
-    // to the queue must not depend on how it weighs this function.
-    #[inline(always)]
     fn decide_and_enqueue(&self, exchange: HttpExchange, extras: Option<Box<Extras>>) -> Enqueued {
-        match decide_fast(&self.inner.config, &exchange) {
+        match decide(&self.inner.config, &exchange) {
             Decision::Skip(reason) => {
                 self.inner.counters.skip(reason);
                 Enqueued::Skipped(reason)
@@ -214,9 +206,6 @@ impl Tracker {
         Self::with_transport(&config, Discard)
     }
 
-    // Inlined: called out of line, the job (an exchange is 256 bytes) was copied once more on the
-    // request path (the request-path bench counts it).
-    #[inline(always)]
     fn enqueue(&self, job: Job) -> Enqueued {
         let counters = &self.inner.counters;
         counters.tracked.fetch_add(1, Ordering::Relaxed);
@@ -224,11 +213,8 @@ impl Tracker {
             return self.dropped(DropReason::ShuttingDown);
         }
         counters.pending.fetch_add(1, Ordering::Relaxed);
-        // A slot first, then the job written into it: the job (an exchange is 256 bytes) is not
-        // carried through `try_send`'s result on its way in.
-        match self.inner.jobs.try_reserve() {
-            Ok(permit) => {
-                permit.send(job);
+        match self.inner.jobs.try_send(job) {
+            Ok(()) => {
                 counters.queued.fetch_add(1, Ordering::Relaxed);
                 Enqueued::Queued
             }
@@ -245,12 +231,8 @@ impl Tracker {
 
     fn dropped(&self, reason: DropReason) -> Enqueued {
         self.inner.counters.drop_hits(reason, 1);
-        let index = DropReason::ALL
-            .iter()
-            .position(|r| *r == reason)
-            .unwrap_or(0);
         let now = self.inner.started.elapsed().as_millis() as u64 + 1;
-        let last = &self.inner.warned[index];
+        let last = &self.inner.warned[reason as usize];
         let previous = last.load(Ordering::Relaxed);
         if (previous == 0 || now.saturating_sub(previous) >= WARN_INTERVAL.as_millis() as u64)
             && last

@@ -31,7 +31,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    /// Every reason, for counters.
+    /// Every reason, in declaration order (a reason's counter is at `reason as usize`).
     pub const ALL: [DropReason; 9] = [
         DropReason::QueueFull,
         DropReason::ShuttingDown,
@@ -116,19 +116,11 @@ pub(crate) struct Counters {
 
 impl Counters {
     pub fn skip(&self, reason: SkipReason) {
-        let index = SkipReason::ALL
-            .iter()
-            .position(|r| *r == reason)
-            .unwrap_or(0);
-        self.skipped[index].fetch_add(1, Ordering::Relaxed);
+        self.skipped[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn drop_hits(&self, reason: DropReason, count: u64) {
-        let index = DropReason::ALL
-            .iter()
-            .position(|r| *r == reason)
-            .unwrap_or(0);
-        self.dropped[index].fetch_add(count, Ordering::Relaxed);
+        self.dropped[reason as usize].fetch_add(count, Ordering::Relaxed);
     }
 
     pub fn done(&self, count: u64) {
@@ -166,6 +158,65 @@ impl Counters {
             oldest_pending_age: (oldest > 0)
                 .then(|| Duration::from_millis(now_ms.saturating_sub(oldest))),
             recovered: load(&self.recovered),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_listed_in_its_counters_place() {
+        // Exhaustive: a new reason stops this compiling until it is added to `ALL`.
+        let listed = |reason: DropReason| match reason {
+            DropReason::QueueFull
+            | DropReason::ShuttingDown
+            | DropReason::TooOld
+            | DropReason::RetriesExhausted
+            | DropReason::Permanent
+            | DropReason::Invalid
+            | DropReason::SpoolFull
+            | DropReason::Corrupt
+            | DropReason::SpoolError => DropReason::ALL.contains(&reason),
+        };
+        for (index, reason) in DropReason::ALL.into_iter().enumerate() {
+            assert!(listed(reason));
+            assert_eq!(reason as usize, index);
+        }
+        let skipped = |reason: SkipReason| match reason {
+            SkipReason::Disabled
+            | SkipReason::Method
+            | SkipReason::IgnoredPath
+            | SkipReason::IgnoredStatus
+            | SkipReason::DoNotTrack
+            | SkipReason::GlobalPrivacyControl
+            | SkipReason::Html
+            | SkipReason::Bot => SkipReason::ALL.contains(&reason),
+        };
+        for (index, reason) in SkipReason::ALL.into_iter().enumerate() {
+            assert!(skipped(reason));
+            assert_eq!(reason as usize, index);
+        }
+    }
+
+    #[test]
+    fn each_reason_counts_in_its_own_place() {
+        let counters = Counters::default();
+        for (n, reason) in DropReason::ALL.into_iter().enumerate() {
+            counters.drop_hits(reason, n as u64 + 1);
+        }
+        for (n, reason) in SkipReason::ALL.into_iter().enumerate() {
+            for _ in 0..=n {
+                counters.skip(reason);
+            }
+        }
+        let stats = counters.snapshot();
+        for (n, reason) in DropReason::ALL.into_iter().enumerate() {
+            assert_eq!(stats.dropped[&reason], n as u64 + 1);
+        }
+        for (n, reason) in SkipReason::ALL.into_iter().enumerate() {
+            assert_eq!(stats.skipped[&reason], n as u64 + 1);
         }
     }
 }

@@ -15,9 +15,7 @@ pub(crate) struct Pending {
     pub tracked_at: u64,
 }
 
-/// The hits of one batch, apart from what is known about them: the transport takes the hits as
-/// they are, so no attempt copies them. The memory store is one of these, handed over whole when
-/// it is one batch or less, so a hit is not moved on its way from being built to being sent.
+/// The hits of one batch, and what is known about each: the transport takes the hits as a slice.
 #[derive(Default)]
 pub(crate) struct Batch {
     pub hits: Vec<TrackingRequest>,
@@ -28,15 +26,6 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// An empty batch with room for `capacity` hits.
-    fn with_capacity(capacity: usize) -> Self {
-        Batch {
-            hits: Vec::with_capacity(capacity),
-            tracked_at: Vec::with_capacity(capacity),
-            ids: Vec::with_capacity(capacity),
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.hits.len()
     }
@@ -46,39 +35,14 @@ impl Batch {
     }
 
     pub fn push(&mut self, hit: TrackingRequest, tracked_at: u64, id: Option<u64>) {
-        let pushed: Result<(), std::convert::Infallible> =
-            self.push_built(tracked_at, id, |hits| {
-                hits.push(hit);
-                Ok(())
-            });
-        let Ok(()) = pushed;
-    }
-
-    /// Keeps the hit `build` adds to the end of the hits, tracked at `tracked_at` with spool id
-    /// `id`: the one place the three lists grow, so they stay in step. When `build` fails, it has
-    /// added nothing and nothing is kept.
-    pub fn push_built<E>(
-        &mut self,
-        tracked_at: u64,
-        id: Option<u64>,
-        build: impl FnOnce(&mut Vec<TrackingRequest>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        build(&mut self.hits)?;
+        self.hits.push(hit);
         self.tracked_at.push(tracked_at);
         self.ids.push(id);
-        Ok(())
     }
 
-    /// The oldest `limit` hits, taken out: the whole batch when it holds no more. This one is then
-    /// left empty with room for a whole batch (up to 1,024 hits), so filling it moves no hit again.
+    /// The oldest `limit` hits, taken out.
     fn take_front(&mut self, limit: usize) -> Batch {
-        if self.is_empty() {
-            return Batch::default();
-        }
-        if self.len() <= limit {
-            let room = limit.min(1024).max(self.len());
-            return std::mem::replace(self, Batch::with_capacity(room));
-        }
+        let limit = limit.min(self.len());
         Batch {
             hits: self.hits.drain(..limit).collect(),
             tracked_at: self.tracked_at.drain(..limit).collect(),
@@ -94,8 +58,6 @@ pub(crate) enum Store {
         spool: Arc<std::sync::Mutex<crate::spool::Spool>>,
         unsynced: Vec<Pending>,
         on_disk: u64,
-        /// Where [`Store::push_built`] has a hit built, emptied at once: kept for its room.
-        built: Vec<TrackingRequest>,
     },
 }
 
@@ -111,7 +73,6 @@ impl Store {
             spool: Arc::new(std::sync::Mutex::new(spool)),
             unsynced: Vec::new(),
             on_disk,
-            built: Vec::new(),
         }
     }
 
@@ -127,27 +88,6 @@ impl Store {
                 unsynced, on_disk, ..
             } => unsynced.len() + *on_disk as usize,
         }
-    }
-
-    /// Keeps the hit `build` adds to the end of the list it is given, tracked at `tracked_at`
-    /// (Unix milliseconds). In memory, that list is the next batch itself, so the hit is built where
-    /// it stays; `build` adds nothing when it fails, and its error is returned.
-    pub fn push_built<E>(
-        &mut self,
-        tracked_at: u64,
-        build: impl FnOnce(&mut Vec<TrackingRequest>) -> Result<(), E>,
-    ) -> Result<(), E> {
-        match self {
-            Store::Memory(batch) => batch.push_built(tracked_at, None, build)?,
-            #[cfg(feature = "spool")]
-            Store::Disk {
-                unsynced, built, ..
-            } => {
-                build(built)?;
-                unsynced.extend(built.drain(..).map(|hit| Pending { hit, tracked_at }));
-            }
-        }
-        Ok(())
     }
 
     /// Keeps a built hit, tracked at `tracked_at` (Unix milliseconds).
@@ -237,7 +177,7 @@ impl Store {
                             counters.drop_hits(DropReason::Corrupt, corrupt);
                             counters.done(corrupt);
                         }
-                        let mut batch = Batch::with_capacity(hits.len());
+                        let mut batch = Batch::default();
                         for h in hits {
                             batch.push(h.hit, h.tracked_at, Some(h.id));
                         }

@@ -3,12 +3,11 @@
 use super::backoff;
 use super::stats::{Counters, DropReason};
 use super::store::{Batch, Store};
-use crate::client_memory::{ClientMemory, Recalled};
-use crate::config::{BotPolicy, TrackerConfig};
+use crate::config::TrackerConfig;
 use crate::exchange::HttpExchange;
 use crate::hit::{Extras, HitBuilder};
-use crate::request::{SpareBuffers, TrackingRequest};
-use crate::transport::{Accepted, Transport, TransportError};
+use crate::request::{BuildError, TrackingRequest};
+use crate::transport::{Transport, TransportError};
 use crate::unix_time::unix_ms;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -17,9 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tracing::Instrument;
 
-// The exchange is the hot path: kept inline to save an allocation per served request; hits built
-// by the application are rare and boxed.
+// A served request becomes an exchange job on the request path: kept inline, so queueing it
+// allocates nothing; hits built by the application are rare and boxed.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Job {
     Exchange(HttpExchange, Option<Box<Extras>>),
@@ -33,17 +33,14 @@ pub(crate) enum Control {
 
 pub(crate) struct Worker {
     builder: HitBuilder,
-    /// The user agents (with the bot rule's verdict) and languages seen: each user agent is
-    /// scanned once, and hits share their texts.
-    clients: ClientMemory,
-    /// The text buffers of sent hits, which the next hits are built in.
-    spares: SpareBuffers,
     transport: Arc<dyn Transport>,
     config: Arc<TrackerConfig>,
     counters: Arc<Counters>,
     store: Store,
     jobs: mpsc::Receiver<Job>,
     jobs_open: bool,
+    /// Where `recv_many` puts the jobs of one wake-up.
+    received: Vec<Job>,
     control: mpsc::UnboundedReceiver<Control>,
     control_open: bool,
     /// Control messages that arrived while a batch was in flight.
@@ -55,24 +52,16 @@ pub(crate) struct Worker {
     sync: tokio::time::Interval,
 }
 
-/// How often the dispatcher looks at the queue while hits are pending or a batch is on the wire,
-/// instead of being woken for each job.
-const GATHER_INTERVAL: Duration = Duration::from_millis(2);
-
-/// How many queued jobs the dispatcher builds before it lets other tasks on its thread run.
-const ACCEPT_BURST: usize = 8;
-
 impl Worker {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         builder: HitBuilder,
         transport: Arc<dyn Transport>,
-        config: Arc<TrackerConfig>,
         counters: Arc<Counters>,
         store: Store,
         jobs: mpsc::Receiver<Job>,
         control: mpsc::UnboundedReceiver<Control>,
     ) -> Self {
+        let config = Arc::new(builder.config().clone());
         // Writing every half interval keeps the promise (a hit tracked one interval before a crash
         // is on disk) even when a write itself takes a while.
         let sync_interval = config
@@ -85,14 +74,13 @@ impl Worker {
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Self {
             builder,
-            clients: ClientMemory::new(),
-            spares: SpareBuffers::new(),
             transport,
             config,
             counters,
             store,
             jobs,
             jobs_open: true,
+            received: Vec::new(),
             control,
             control_open: true,
             deferred: VecDeque::new(),
@@ -118,19 +106,10 @@ impl Worker {
                 self.send_one_batch().await;
                 continue;
             }
-            // Take what is queued already, up to a batch, without waiting for it; a few at a time,
-            // letting the requests that share this thread run in between.
-            let limit = self.config.batch_size.min(self.store.len() + ACCEPT_BURST);
-            if self.take_queued(limit) {
-                tokio::task::yield_now().await;
-                continue;
-            }
             let deadline = self
                 .first_pending
                 .map(|first| first + self.config.batch_delay);
-            // With hits pending, look at the queue again shortly rather than be woken for every
-            // job: a wake-up per tracked request costs the app more than the hit itself.
-            let gather = (queued > 0).then(|| Instant::now() + GATHER_INTERVAL);
+            let room = self.config.batch_size - queued;
             let durable = self.store.is_durable();
             tokio::select! {
                 biased;
@@ -142,11 +121,9 @@ impl Worker {
                     }
                     None => self.control_open = false,
                 },
-                job = self.jobs.recv(), if self.jobs_open && queued == 0 => match job {
-                    Some(job) => self.accept(job),
-                    None => self.jobs_open = false,
-                },
-                _ = sleep_until(gather), if self.jobs_open && gather.is_some() => {}
+                taken = self.jobs.recv_many(&mut self.received, room), if self.jobs_open => {
+                    self.accept_received(taken);
+                }
                 _ = self.sync.tick(), if durable => self.store.sync(&self.counters).await,
                 _ = sleep_until(deadline), if deadline.is_some() => self.send_one_batch().await,
             }
@@ -163,8 +140,7 @@ impl Worker {
                 false
             }
             Control::Shutdown(done) => {
-                self.jobs.close();
-                self.drain();
+                self.stop_taking();
                 // With a spool, everything is safe on disk before the first network attempt.
                 self.store.sync(&self.counters).await;
                 self.send_everything().await;
@@ -174,59 +150,45 @@ impl Worker {
         }
     }
 
-    /// Takes jobs already queued until the store holds `limit` hits or the queue is empty;
-    /// whether it took any.
-    fn take_queued(&mut self, limit: usize) -> bool {
-        let mut took = false;
-        while self.store.len() < limit {
-            match self.jobs.try_recv() {
-                Ok(job) => {
-                    self.accept(job);
-                    took = true;
-                }
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    self.jobs_open = false;
-                    break;
-                }
-            }
+    /// Builds the `taken` jobs `recv_many` just received; none means the queue is closed.
+    fn accept_received(&mut self, taken: usize) {
+        if taken == 0 {
+            self.jobs_open = false;
         }
-        took
+        for job in std::mem::take(&mut self.received) {
+            self.accept(job);
+        }
     }
 
     /// Takes every job already queued.
     fn drain(&mut self) {
-        self.take_queued(usize::MAX);
+        loop {
+            match self.jobs.try_recv() {
+                Ok(job) => self.accept(job),
+                Err(mpsc::error::TryRecvError::Empty) => return,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.jobs_open = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Closes the queue and takes what is in it.
+    fn stop_taking(&mut self) {
+        self.jobs.close();
+        self.drain();
+        self.jobs_open = false;
     }
 
     fn accept(&mut self, job: Job) {
-        let mut recalled = Recalled::default();
-        if let Job::Exchange(exchange, _) = &job {
-            recalled = self.clients.recall(exchange);
-            if recalled.bot && self.config.bots == BotPolicy::Skip {
-                // Counted as skipped, not as tracked: the request path counted it as queued.
-                self.counters.skip(crate::rules::SkipReason::Bot);
-                self.counters.done(1);
-                self.counters.queued.fetch_sub(1, Ordering::Relaxed);
-                self.counters.tracked.fetch_sub(1, Ordering::Relaxed);
-                return;
-            }
-        }
         match job {
-            // One job, one hit: the common case, without a list of one.
-            Job::Exchange(exchange, None) => {
+            Job::Exchange(exchange, extras) => {
                 let at = unix_ms(exchange.served_at());
-                let (builder, spares) = (&self.builder, &mut self.spares);
-                let kept = self.store.push_built(at, |hits| {
-                    builder.build_recalled_into(&exchange, recalled, spares, hits)
-                });
-                self.kept(kept);
-            }
-            Job::Exchange(exchange, Some(extras)) => {
-                let at = unix_ms(exchange.served_at());
-                let built = self
-                    .builder
-                    .build_all_recalled(&exchange, &extras, recalled);
+                let built = match extras {
+                    None => vec![self.builder.build(&exchange)],
+                    Some(extras) => self.builder.build_all(&exchange, &extras),
+                };
                 // One job was counted as pending; it may have become several hits, or none.
                 match built.len() {
                     0 => self.counters.done(1),
@@ -251,18 +213,11 @@ impl Worker {
     }
 
     /// Stores a built hit for sending, or counts why it cannot be sent.
-    fn keep(&mut self, built: Result<TrackingRequest, crate::BuildError>, tracked_at: u64) {
-        let kept = built.map(|hit| self.store.push(hit, tracked_at));
-        self.kept(kept);
-    }
-
-    /// Notes a hit stored for sending, or counts why it could not be built.
-    fn kept(&mut self, kept: Result<(), crate::BuildError>) {
-        match kept {
-            Ok(()) => {
-                if self.first_pending.is_none() {
-                    self.first_pending = Some(Instant::now());
-                }
+    fn keep(&mut self, built: Result<TrackingRequest, BuildError>, tracked_at: u64) {
+        match built {
+            Ok(hit) => {
+                self.store.push(hit, tracked_at);
+                self.first_pending.get_or_insert_with(Instant::now);
             }
             Err(error) => {
                 tracing::warn!(%error, "matomo: a hit could not be built and is dropped");
@@ -275,41 +230,38 @@ impl Worker {
     async fn send_everything(&mut self) {
         while self.store.len() > 0 {
             self.send_one_batch().await;
-            self.drain_while_stopping();
-        }
-    }
-
-    fn drain_while_stopping(&mut self) {
-        if !self.jobs_open {
-            self.drain();
+            if !self.jobs_open {
+                self.drain();
+            }
         }
     }
 
     /// Runs `work` while still taking in new hits and noting control messages for later. With a
     /// spool, every hit is taken in (and spooled); in memory, up to one batch, so the next batch is
-    /// built while this one is on the wire, and memory stays within the queue plus one batch.
+    /// built while this one is on the wire, and memory stays within the queue plus two batches.
     async fn wait<F: Future>(&mut self, work: F) -> F::Output {
         tokio::pin!(work);
         let durable = self.store.is_durable();
         loop {
+            let room = if durable {
+                self.config.batch_size
+            } else {
+                self.config.batch_size.saturating_sub(self.store.len())
+            };
             tokio::select! {
                 biased;
                 out = &mut work => return out,
                 command = self.control.recv(), if self.control_open => match command {
                     Some(Control::Shutdown(done)) => {
-                        self.jobs.close();
-                        self.drain();
+                        self.stop_taking();
                         self.store.sync(&self.counters).await;
                         self.deferred.push_back(Control::Shutdown(done));
                     }
                     Some(flush) => self.deferred.push_back(flush),
                     None => self.control_open = false,
                 },
-                _ = tokio::time::sleep(GATHER_INTERVAL),
-                    if self.jobs_open && (durable || self.store.len() < self.config.batch_size) =>
-                {
-                    let limit = if durable { usize::MAX } else { self.config.batch_size };
-                    self.take_queued(limit);
+                taken = self.jobs.recv_many(&mut self.received, room), if self.jobs_open && room > 0 => {
+                    self.accept_received(taken);
                 }
                 _ = self.sync.tick(), if durable => self.store.sync(&self.counters).await,
             }
@@ -327,7 +279,6 @@ impl Worker {
             return;
         }
         let span = tracing::debug_span!("matomo.batch", hits = batch.len());
-        let _enter = span.enter();
         let mut attempt = 0u32;
         loop {
             self.drop_too_old(&mut batch).await;
@@ -337,8 +288,9 @@ impl Worker {
             attempt += 1;
             let transport = Arc::clone(&self.transport);
             let hits = &batch.hits;
-            let result: Result<Accepted, TransportError> =
-                self.wait(async move { transport.send(hits).await }).await;
+            let result = self
+                .wait(async move { transport.send(hits).await }.instrument(span.clone()))
+                .await;
             match result {
                 Ok(accepted) => {
                     self.counters
@@ -352,7 +304,7 @@ impl Worker {
                     ref reason,
                     ..
                 }) => {
-                    tracing::warn!(tracked, invalid, ?reason, "matomo: hits rejected");
+                    tracing::warn!(parent: &span, tracked, invalid, ?reason, "matomo: hits rejected");
                     self.counters
                         .sent
                         .fetch_add(tracked as u64, Ordering::Relaxed);
@@ -368,7 +320,7 @@ impl Worker {
                         self.config.retry_cap,
                         error.retry_after(),
                     );
-                    tracing::debug!(%error, attempt, ?wait, "matomo: delivery failed; retrying");
+                    tracing::debug!(parent: &span, %error, attempt, ?wait, "matomo: delivery failed; retrying");
                     self.counters
                         .retried
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -380,7 +332,7 @@ impl Worker {
                     } else {
                         DropReason::Permanent
                     };
-                    tracing::warn!(%error, hits = batch.len(), "matomo: delivery failed; hits dropped ({reason})");
+                    tracing::warn!(parent: &span, %error, hits = batch.len(), "matomo: delivery failed; hits dropped ({reason})");
                     self.counters.drop_hits(reason, batch.len() as u64);
                     break;
                 }
@@ -389,7 +341,6 @@ impl Worker {
         self.counters.done(batch.len() as u64);
         self.store.finish(&batch.ids).await;
         self.store.note_oldest(&self.counters);
-        self.spares.reclaim(&mut batch.hits);
     }
 
     async fn drop_too_old(&mut self, batch: &mut Batch) {
@@ -407,9 +358,7 @@ impl Worker {
         let rows = batch.hits.drain(..).zip(&batch.tracked_at).zip(&batch.ids);
         for ((hit, &at), &id) in rows {
             if now.saturating_sub(at) <= limit {
-                kept.hits.push(hit);
-                kept.tracked_at.push(at);
-                kept.ids.push(id);
+                kept.push(hit, at, id);
             } else {
                 old.push(id);
             }

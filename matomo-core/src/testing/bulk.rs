@@ -76,7 +76,7 @@ pub fn judge_bulk(
         params.clear();
         match entry {
             BulkEntry::Text(text) => match url_query(text) {
-                Some(query) => params.extend(crate::request::parse_pairs(query)),
+                Some(query) => params.extend(form_urlencoded::parse(query.as_bytes())),
                 None => continue,
             },
             BulkEntry::Params(pairs) => params.extend(

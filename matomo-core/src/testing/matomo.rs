@@ -105,7 +105,8 @@ pub(crate) fn judge<K: AsRef<str>, V: AsRef<str>>(
     now: SystemTime,
 ) -> ReceivedHit {
     let token_state = token.map(|t| Some(t) == valid_token);
-    let request = TrackingRequest::from_param_slice(params);
+    let request =
+        TrackingRequest::from_params(params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
     let recorded = params
         .iter()
         .any(|(k, v)| k.as_ref() == "rec" && v.as_ref().trim() == "1");

@@ -66,42 +66,17 @@ impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
     }
 }
 
-/// The bulk request body: `{"requests": ["?...", ...], "token_auth": "..."}`, as the bytes posted
-/// (always ASCII JSON).
-///
-/// ```
-/// use matomo_core::{bulk_body, TrackingRequest};
-/// let hit = TrackingRequest::builder(1).url("https://a.example/").build().unwrap();
-/// let body = bulk_body(&[hit.clone(), hit], None);
-/// assert!(body.starts_with(br#"{"requests":["?idsite=1&rec=1"#));
-/// let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-/// assert_eq!(json["requests"].as_array().unwrap().len(), 2);
-/// ```
-pub fn bulk_body(hits: &[TrackingRequest], token: Option<&TokenAuth>) -> Vec<u8> {
-    let mut body = Vec::with_capacity(32 + hits.len() * 512);
-    body.extend_from_slice(br#"{"requests":["#);
-    for (i, hit) in hits.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        // A query is ASCII with `"`, `\` and every control byte percent-encoded: it is a valid
-        // JSON string as it stands, with no escaping pass over it.
-        body.extend_from_slice(b"\"?");
-        hit.write_query(&mut body);
-        body.push(b'"');
-    }
-    body.push(b']');
-    if let Some(token) = token {
-        body.extend_from_slice(br#","token_auth":"#);
-        // A token is letters, digits, `-` and `_`; serde_json escapes it all the same.
-        body.extend_from_slice(
-            serde_json::Value::from(token.expose())
-                .to_string()
-                .as_bytes(),
-        );
-    }
-    body.push(b'}');
-    body
+/// The bulk request body: `{"requests": ["?...", ...], "token_auth": "..."}`.
+pub(crate) fn bulk_body(hits: &[TrackingRequest], token: Option<&TokenAuth>) -> Vec<u8> {
+    let requests: Vec<String> = hits
+        .iter()
+        .map(|hit| format!("?{}", hit.to_query()))
+        .collect();
+    let body = match token {
+        Some(token) => serde_json::json!({"requests": requests, "token_auth": token.expose()}),
+        None => serde_json::json!({ "requests": requests }),
+    };
+    body.to_string().into_bytes()
 }
 
 /// The form body of a single hit sent with a token: the query plus `token_auth`.
