@@ -72,6 +72,10 @@ pub struct Target {
     /// A PEM file of extra root certificates (an internal CA)
     #[arg(long, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
+    /// An HTTP proxy to reach Matomo through, or `none` to connect directly; unset, HTTPS_PROXY,
+    /// HTTP_PROXY and NO_PROXY decide
+    #[arg(long, env = "MATOMO_PROXY", value_name = "URL|none")]
+    pub proxy: Option<String>,
     /// Seconds to wait for Matomo
     #[arg(long, default_value = "10", value_name = "SECONDS")]
     pub timeout: f64,

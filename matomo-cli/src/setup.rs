@@ -66,6 +66,7 @@ pub fn config(target: &Target) -> Result<TrackerConfig, Usage> {
     config.connect_timeout = config.timeout.min(Duration::from_secs(5));
     config.token_auth = token(target.token_file.as_deref())?;
     config.tls_ca_file = target.ca_file.clone();
+    config.proxy = target.proxy.clone();
     config
         .validate()
         .map_err(|e| Usage(e.to_string().replace("matomo config: ", "")))?;

@@ -16,8 +16,13 @@ fn cli() -> Command {
         .env_remove("MATOMO_SITE_ID")
         .env_remove("MATOMO_TOKEN_AUTH")
         .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
         .env_remove("HTTP_PROXY")
-        .env_remove("ALL_PROXY");
+        .env_remove("http_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        // Loopback test traffic never goes through a proxy of the machine's.
+        .env("MATOMO_PROXY", "none");
     command
 }
 
@@ -160,6 +165,7 @@ async fn check_walks_the_path_through_the_proxy_hits_take() {
     let proxy = RecordingProxy::start().await;
     let mut command = cli();
     command
+        .env_remove("MATOMO_PROXY")
         .env("HTTP_PROXY", proxy.url())
         .args(["check", "--url", &matomo.url(), "--json"]);
     let assert = run(command).await.code(0);
@@ -196,6 +202,7 @@ async fn check_reports_a_proxy_that_refuses_as_the_proxy() {
     let matomo = MockMatomo::start().await;
     let mut command = cli();
     command
+        .env_remove("MATOMO_PROXY")
         .env("HTTP_PROXY", format!("http://127.0.0.1:{}", closed_port()))
         .args(["check", "--url", &matomo.url()]);
     run(command)

@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "No MATOMO_URL/MATOMO_SITE_ID: a local stand-in listens at {}",
                 matomo.url()
             );
-            let config = TrackerConfig::new(matomo.url(), 1);
+            let config = matomo.config();
             stand_in = Some(matomo);
             config
         }

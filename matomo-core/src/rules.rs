@@ -104,7 +104,7 @@ fn skip_reason(config: &TrackerConfig, exchange: &HttpExchange) -> Option<SkipRe
         && !config
             .methods
             .iter()
-            .any(|m| m.eq_ignore_ascii_case(exchange.method()))
+            .any(|m| m.as_str().eq_ignore_ascii_case(exchange.method()))
     {
         return Some(SkipReason::Method);
     }

@@ -145,9 +145,20 @@ fn out_of_range_values_are_refused() {
         config.validate().unwrap_err().key(),
         Some("ignore_status_codes")
     );
-    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
-    config.methods = vec!["GE T".into()];
-    assert_eq!(config.validate().unwrap_err().key(), Some("methods"));
+    let error = TrackerConfig::from_toml_str(
+        "url = \"https://m.example/matomo.php\"\nsite_id = 1\nmethods = [\"get\", \"GE T\"]",
+    )
+    .unwrap_err();
+    assert_eq!(error.key(), Some("methods"));
+    assert!(
+        error.to_string().contains("`GE T` is not an HTTP method"),
+        "{error}"
+    );
+    let config = TrackerConfig::from_toml_str(
+        "url = \"https://m.example/matomo.php\"\nsite_id = 1\nmethods = [\"get\", \"Post\"]",
+    )
+    .unwrap();
+    assert_eq!(config.methods, [http::Method::GET, http::Method::POST]);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 fn config(url: &str) -> TrackerConfig {
     let mut config = TrackerConfig::new(url, 1);
+    config.proxy = Some("none".into());
     config.retry_base = Duration::from_millis(10);
     config.retry_cap = Duration::from_millis(100);
     config.batch_delay = Duration::from_millis(20);

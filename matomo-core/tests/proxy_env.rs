@@ -1,5 +1,5 @@
-//! A proxy named in the environment, with credentials: its own test binary, since it sets
-//! `HTTP_PROXY` for the whole process.
+//! Proxies named in the environment: each test sets `HTTP_PROXY` or `NO_PROXY` for its whole
+//! process (nextest runs every test in a process of its own).
 
 use matomo_core::testing::{MockMatomo, RecordingProxy};
 use matomo_core::{HyperTransport, TrackerConfig, TrackingRequest, Transport};
@@ -50,4 +50,62 @@ async fn http_proxy_credentials_from_the_environment_go_as_proxy_authorization_a
             .contains("proxy-authorization: basic dxnlcjpzm2nyzxq=\r\n"),
         "{heads:?}"
     );
+}
+
+/// Clears every proxy variable, then sets `HTTP_PROXY` to `proxy`.
+fn only_http_proxy(proxy: &str) {
+    for name in [
+        "NO_PROXY",
+        "no_proxy",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        std::env::remove_var(name);
+    }
+    std::env::set_var("HTTP_PROXY", proxy);
+}
+
+#[tokio::test]
+async fn proxy_none_connects_directly_whatever_the_environment_says() {
+    let matomo = MockMatomo::start().await;
+    let proxy = RecordingProxy::start().await;
+    only_http_proxy(&proxy.url());
+    let mut config = TrackerConfig::new(matomo.url(), 1);
+    assert!(HyperTransport::new(&config).unwrap().proxy().is_some());
+    config.proxy = Some("none".into());
+    let transport = HyperTransport::new(&config).unwrap();
+    assert_eq!(transport.proxy(), None);
+    let hit = TrackingRequest::builder(1)
+        .url("https://shop.example/")
+        .build()
+        .unwrap();
+    assert_eq!(transport.send(&[hit]).await.unwrap().tracked, 1);
+    assert!(proxy.heads().is_empty(), "{:?}", proxy.heads());
+}
+
+#[tokio::test]
+async fn no_proxy_exempts_matomo_from_a_configured_proxy_too() {
+    let matomo = MockMatomo::start().await;
+    let proxy = RecordingProxy::start().await;
+    only_http_proxy("http://192.0.2.1:3128");
+    let mut config = TrackerConfig::new(matomo.url(), 1);
+    config.proxy = Some(proxy.url());
+    assert_eq!(
+        HyperTransport::new(&config).unwrap().proxy(),
+        Some(proxy.url().as_str())
+    );
+    for exempt in ["127.0.0.1", "127.0.0.0/8", "*"] {
+        std::env::set_var("NO_PROXY", exempt);
+        let transport = HyperTransport::new(&config).unwrap();
+        assert_eq!(transport.proxy(), None, "NO_PROXY={exempt}");
+        let hit = TrackingRequest::builder(1)
+            .url("https://shop.example/")
+            .build()
+            .unwrap();
+        assert_eq!(transport.send(&[hit]).await.unwrap().tracked, 1);
+    }
+    assert!(proxy.heads().is_empty(), "{:?}", proxy.heads());
 }

@@ -125,7 +125,7 @@ fn html_is_tracked_when_ignore_html_is_off() {
 #[test]
 fn the_method_filter_skips_other_methods() {
     let mut config = config();
-    config.methods = vec!["get".into(), "POST".into()];
+    config.methods = vec![http::Method::GET, http::Method::POST];
     let options = HttpExchange::builder("OPTIONS", "/")
         .header("user-agent", FIREFOX)
         .build();

@@ -33,6 +33,7 @@ fn closed_port_url() -> String {
 
 fn config(url: &str, spool_path: &std::path::Path) -> TrackerConfig {
     let mut config = TrackerConfig::new(url, 1);
+    config.proxy = Some("none".into());
     config.retry_base = Duration::from_millis(20);
     config.retry_cap = Duration::from_millis(200);
     config.max_attempts = 1000;

@@ -31,9 +31,9 @@ fn hit_with_cip(site: u32) -> TrackingRequest {
 
 fn transport(url: &str, token: Option<&str>) -> HyperTransport {
     let mut config = TrackerConfig::new(url, 1);
+    config.proxy = Some("none".into());
     config.token_auth = token.map(|t| TokenAuth::new(t).unwrap());
     config.timeout = Duration::from_secs(5);
-    config.proxy = None;
     HyperTransport::new(&config).unwrap()
 }
 
@@ -314,7 +314,7 @@ async fn rate_limits_carry_retry_after() {
 async fn a_black_holed_matomo_times_out_and_nothing_is_tracked() {
     let matomo = MockMatomo::start().await;
     matomo.fail_always(Fault::BlackHole);
-    let mut config = TrackerConfig::new(matomo.url(), 1);
+    let mut config = matomo.config();
     config.timeout = Duration::from_millis(300);
     let err = HyperTransport::new(&config)
         .unwrap()
@@ -384,7 +384,7 @@ async fn a_configured_proxy_is_used() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let mut config = TrackerConfig::new(matomo.url(), 1);
+    let mut config = matomo.config();
     config.proxy = Some(format!("http://127.0.0.1:{closed}"));
     let err = HyperTransport::new(&config)
         .unwrap()
@@ -418,6 +418,7 @@ async fn an_error_the_proxy_answers_names_the_proxy() {
     };
     let proxy = RecordingProxy::start().await;
     let mut config = TrackerConfig::new(format!("http://127.0.0.1:{closed}/matomo.php"), 1);
+    config.proxy = Some("none".into());
     config.proxy = Some(proxy.url());
     let err = HyperTransport::new(&config)
         .unwrap()
@@ -440,7 +441,7 @@ async fn an_error_the_proxy_answers_names_the_proxy() {
 async fn through_recording_proxy(hits: &[TrackingRequest]) -> (usize, MockMatomo, Vec<String>) {
     let matomo = MockMatomo::start().await;
     let proxy = RecordingProxy::start().await;
-    let mut config = TrackerConfig::new(matomo.url(), 1);
+    let mut config = matomo.config();
     config.proxy = Some(proxy.url());
     let transport = HyperTransport::new(&config).unwrap();
     assert_eq!(transport.proxy(), Some(proxy.url().as_str()));
@@ -563,6 +564,7 @@ mod tls {
             std::env::temp_dir().join(format!("matomo-rs-ca-{}-{port}.pem", std::process::id()));
         std::fs::write(&path, pem).unwrap();
         let mut config = TrackerConfig::new(format!("https://127.0.0.1:{port}/matomo.php"), 1);
+        config.proxy = Some("none".into());
         config.tls_ca_file = Some(path.clone());
         config.proxy = proxy;
         let result = HyperTransport::new(&config)

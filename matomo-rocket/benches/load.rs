@@ -65,6 +65,7 @@ fn start(matomo_url: Option<&str>, batch_size: usize) -> (u16, Option<Tracker>) 
             serde_json::json!({
                 "url": url,
                 "site_id": 1,
+                "proxy": "none",
                 "timeout": 30,
                 "queue_capacity": QUEUE_CAPACITY,
                 "batch_size": batch_size,

@@ -85,7 +85,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .merge(("matomo.url", matomo.url()))
             .merge(("matomo.site_id", 1))
             .merge(("matomo.ignore_paths", vec!["/health"]))
-            .merge(("matomo.batch_delay", 0.2));
+            .merge(("matomo.batch_delay", 0.2))
+            .merge(("matomo.proxy", "none"));
         let mut hits = matomo.subscribe();
         let printer = std::sync::Arc::new(matomo);
         let for_task = std::sync::Arc::clone(&printer);

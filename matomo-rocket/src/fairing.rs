@@ -9,9 +9,12 @@ use matomo_core::{
 };
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::figment::Figment;
+use rocket::tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use rocket::{Build, Orbit, Request, Response, Rocket};
 use std::io::Cursor;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The largest sized HTML body that is read for its `<title>`; larger and streamed bodies are
@@ -247,15 +250,27 @@ async fn body_prefix(
     if size > MAX_TITLE_BODY {
         return None;
     }
-    let bytes = match res.body_mut().to_bytes().await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            // The body is gone; answer with what was read rather than nothing.
-            tracing::debug!(%error, "matomo: could not read a response body for its title");
-            return None;
-        }
-    };
+    let mut bytes = Vec::with_capacity(size);
+    if let Err(error) = res.body_mut().read_to_end(&mut bytes).await {
+        tracing::debug!(%error, "matomo: could not read a response body for its title");
+        // What was read, then the same failure: the client sees what Rocket would have sent.
+        res.set_streamed_body(Cursor::new(bytes).chain(Failed(Some(error))));
+        return None;
+    }
     let prefix = Bytes::copy_from_slice(&bytes[..bytes.len().min(PREFIX)]);
     res.set_sized_body(bytes.len(), Cursor::new(bytes));
     Some(prefix)
+}
+
+/// A body that fails once with the error its reading met, then ends.
+struct Failed(Option<std::io::Error>);
+
+impl AsyncRead for Failed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.0.take().map_or(Ok(()), Err))
+    }
 }

@@ -102,9 +102,60 @@ fn stream() -> (ContentType, ByteStream![&'static [u8]]) {
     )
 }
 
+/// A sized HTML body whose reading fails half-way, once (a file that went away, say); read again
+/// after the failure, it ends.
+struct FailingBody {
+    reads: u8,
+}
+
+impl rocket::tokio::io::AsyncRead for FailingBody {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut rocket::tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.reads += 1;
+        std::task::Poll::Ready(match self.reads {
+            1 => {
+                buf.put_slice(b"<html><head><title>Half");
+                Ok(())
+            }
+            2 => Err(std::io::Error::other("the disk went away")),
+            _ => Ok(()),
+        })
+    }
+}
+
+impl rocket::tokio::io::AsyncSeek for FailingBody {
+    fn start_seek(self: std::pin::Pin<&mut Self>, _: std::io::SeekFrom) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn poll_complete(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<u64>> {
+        std::task::Poll::Ready(Ok(0))
+    }
+}
+
+impl<'r> rocket::response::Responder<'r, 'static> for FailingBody {
+    fn respond_to(self, _: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        rocket::Response::build()
+            .header(ContentType::HTML)
+            .sized_body(Some(64), self)
+            .ok()
+    }
+}
+
+#[get("/failing")]
+fn failing() -> FailingBody {
+    FailingBody { reads: 0 }
+}
+
 fn routes() -> Vec<rocket::Route> {
     routes![
-        index, items, health, user, missing, broken, panics, buy, login, direct, private, stream
+        index, items, health, user, missing, broken, panics, buy, login, direct, private, stream,
+        failing
     ]
 }
 
@@ -119,8 +170,7 @@ fn figment(matomo: Value) -> Figment {
 }
 
 fn table(extra: Value) -> Value {
-    let mut table =
-        json!({"url": "https://matomo.example/matomo.php", "site_id": 1, "batch_delay": 0.01});
+    let mut table = json!({"url": "https://matomo.example/matomo.php", "site_id": 1, "batch_delay": 0.01, "proxy": "none"});
     if let (Some(base), Some(more)) = (table.as_object_mut(), extra.as_object()) {
         base.extend(more.clone());
     }
@@ -409,13 +459,15 @@ async fn server_errors_and_panics_are_marked_with_an_event() {
 #[tokio::test]
 async fn responses_are_unchanged_byte_for_byte() {
     // The same routes without the fairing (and without the one that needs the managed Tracker).
-    let bare_routes =
-        routes![index, items, health, user, missing, broken, panics, buy, login, private, stream];
+    let bare_routes = routes![
+        index, items, health, user, missing, broken, panics, buy, login, private, stream, failing
+    ];
     let bare = Client::tracked(rocket::custom(figment(table(json!({})))).mount("/", bare_routes))
         .await
         .unwrap();
     let (tracked, _transport) = tracked_client(json!({})).await;
-    for path in ["/", "/api/items", "/stream", "/missing"] {
+    // `/failing`: a body that fails half-way reads as failing, never as a shorter body.
+    for path in ["/", "/api/items", "/stream", "/missing", "/failing"] {
         let a = bare.get(path).dispatch().await;
         let b = tracked.get(path).dispatch().await;
         assert_eq!(a.status(), b.status(), "{path}");

@@ -5,6 +5,7 @@ use super::matomo::{
     judge, last_param, warnings, HitOutcome, ReceivedHit, Via, LOGIN_PAGE, TRACKER_NOTICE,
     TRANSPARENT_GIF,
 };
+use crate::config::TrackerConfig;
 use crate::request::TrackingRequest;
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -86,7 +87,7 @@ impl Shared {
 /// use matomo_core::testing::MockMatomo;
 /// use matomo_core::{HyperTransport, TrackerConfig, TrackingRequest, Transport};
 /// let matomo = MockMatomo::start().await;
-/// let transport = HyperTransport::new(&TrackerConfig::new(matomo.url(), 1)).unwrap();
+/// let transport = HyperTransport::new(&matomo.config()).unwrap();
 /// let hit = TrackingRequest::builder(1).url("https://example.org/").build().unwrap();
 /// transport.send(&[hit.clone()]).await.unwrap();
 /// assert_eq!(matomo.tracked(), vec![hit]);
@@ -123,6 +124,24 @@ impl MockMatomo {
             path: "/matomo.php".to_owned(),
             listener: None,
         }
+    }
+
+    /// A config that sends to this stand-in for site 1, connecting directly (`proxy = "none"`),
+    /// so a proxy set in the environment never carries test traffic.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use matomo_core::testing::MockMatomo;
+    /// let matomo = MockMatomo::start().await;
+    /// let config = matomo.config();
+    /// assert_eq!(config.url, matomo.url());
+    /// assert_eq!(config.proxy.as_deref(), Some("none"));
+    /// # }
+    /// ```
+    pub fn config(&self) -> TrackerConfig {
+        let mut config = TrackerConfig::new(self.url(), 1);
+        config.proxy = Some(crate::config::PROXY_NONE.to_owned());
+        config
     }
 
     /// The tracker URL, e.g. `http://127.0.0.1:41234/matomo.php`.

@@ -24,7 +24,7 @@ const MAX_HEAD: usize = 64 * 1024;
 /// use matomo_core::{HyperTransport, TrackerConfig, TrackingRequest, Transport};
 /// let matomo = MockMatomo::start().await;
 /// let proxy = RecordingProxy::start().await;
-/// let mut config = TrackerConfig::new(matomo.url(), 1);
+/// let mut config = matomo.config();
 /// config.proxy = Some(proxy.url());
 /// let transport = HyperTransport::new(&config).unwrap();
 /// assert_eq!(transport.proxy(), Some(proxy.url().as_str()));

@@ -1,8 +1,9 @@
 //! `HyperTransport`: the real HTTP transport, on hyper 1, hyper-util and rustls.
 
 use super::answer::{read_bulk, read_single, Answer};
+use super::connect::{with_port, Connector, DnsError, ProxyError, Resolver};
 use super::{bulk_body, single_form_body, Accepted, TimeoutPhase, Transport, TransportError};
-use crate::config::{ConfigError, TrackerConfig};
+use crate::config::{ConfigError, TrackerConfig, PROXY_NONE};
 use crate::request::TrackingRequest;
 use crate::secret::TokenAuth;
 use async_trait::async_trait;
@@ -11,21 +12,17 @@ use http::header::{CONTENT_TYPE, PROXY_AUTHORIZATION, RETRY_AFTER, USER_AGENT};
 use http::{HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use hyper_util::client::legacy::connect::dns::GaiResolver;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpStream;
-use tower_service::Service;
+use tracing::Instrument;
 
 /// How many bytes of an answer are read at most.
 const MAX_ANSWER: usize = 256 * 1024;
@@ -98,10 +95,7 @@ impl HyperTransport {
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout));
         http.set_nodelay(true);
-        let matcher = match &config.proxy {
-            Some(proxy) => Matcher::builder().all(proxy.clone()).build(),
-            None => Matcher::from_env(),
-        };
+        let matcher = proxy_matcher(config.proxy.as_deref());
         let mut proxy_auth = None;
         let intercept = matcher.intercept(&uri);
         // Where the proxy is, without the credentials its URL may carry.
@@ -370,7 +364,12 @@ impl Transport for HyperTransport {
     async fn send(&self, hits: &[TrackingRequest]) -> Result<Accepted, TransportError> {
         let span =
             tracing::debug_span!("matomo.send", hits = hits.len(), endpoint = %self.described);
-        let _guard = span.enter();
+        self.send_batch(hits).instrument(span).await
+    }
+}
+
+impl HyperTransport {
+    async fn send_batch(&self, hits: &[TrackingRequest]) -> Result<Accepted, TransportError> {
         match hits {
             [] => Ok(Accepted::new(0)),
             [hit] => {
@@ -396,6 +395,27 @@ impl Transport for HyperTransport {
                 read_bulk(&answer.view(), &self.described, many.len(), all_cip)
             }
         }
+    }
+}
+
+/// Which proxy applies to which host: the `proxy` setting (`"none"`: no proxy at all), else
+/// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`; `NO_PROXY` exempts hosts from either, and its `*` every
+/// host, IP addresses included.
+fn proxy_matcher(setting: Option<&str>) -> Matcher {
+    let no_proxy = ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .unwrap_or_default();
+    let setting = setting.map(str::trim);
+    if setting == Some(PROXY_NONE) || no_proxy.split(',').any(|entry| entry.trim() == "*") {
+        return Matcher::builder().build();
+    }
+    match setting {
+        Some(proxy) => Matcher::builder()
+            .all(proxy.to_owned())
+            .no(no_proxy)
+            .build(),
+        None => Matcher::from_env(),
     }
 }
 
@@ -487,206 +507,10 @@ fn httpdate_parse(value: &str) -> Option<std::time::SystemTime> {
     httpdate::parse_http_date(value).ok()
 }
 
-/// Resolves names with getaddrinfo and marks failures as DNS failures.
-#[derive(Clone)]
-struct Resolver(GaiResolver);
-
-#[derive(Debug)]
-struct DnsError {
-    host: String,
-    message: String,
-}
-
-impl std::fmt::Display for DnsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "could not resolve {}: {}", self.host, self.message)
-    }
-}
-
-impl std::error::Error for DnsError {}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl Service<Name> for Resolver {
-    type Response = <GaiResolver as Service<Name>>::Response;
-    type Error = DnsError;
-    type Future = BoxFuture<Result<Self::Response, DnsError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), DnsError>> {
-        self.0.poll_ready(cx).map_err(|e| DnsError {
-            host: String::new(),
-            message: e.to_string(),
-        })
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
-        let host = name.as_str().to_owned();
-        let lookup = self.0.call(name);
-        Box::pin(async move {
-            lookup.await.map_err(|e| DnsError {
-                host,
-                message: e.to_string(),
-            })
-        })
-    }
-}
-
-/// Connects directly, through an HTTP proxy's CONNECT tunnel (an `https://` Matomo), or to an HTTP
-/// proxy that forwards each request (an `http://` Matomo).
-#[derive(Clone)]
-enum Connector {
-    Direct(HttpConnector<Resolver>),
-    Tunnel(Tunnel<HttpConnector<Resolver>>),
-    Forward {
-        http: HttpConnector<Resolver>,
-        /// The proxy, with its port.
-        proxy: Uri,
-    },
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// A connection to Matomo, or to a proxy that forwards to it: then `proxied`, and the client writes
-/// each request with its full URL (`POST http://matomo.example/matomo.php`).
-struct Stream {
-    io: TokioIo<TcpStream>,
-    proxied: bool,
-}
-
-impl Connection for Stream {
-    fn connected(&self) -> Connected {
-        self.io.connected().proxy(self.proxied)
-    }
-}
-
-impl hyper::rt::Read for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
-    }
-}
-
-impl hyper::rt::Write for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-}
-
-/// A failure reaching the proxy, marked as such for the diagnosis.
-fn via_proxy(error: impl Into<BoxError>) -> BoxError {
-    Box::new(ProxyError(error.into()))
-}
-
-impl Service<Uri> for Connector {
-    type Response = Stream;
-    type Error = BoxError;
-    type Future = BoxFuture<Result<Self::Response, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        match self {
-            Connector::Direct(c) | Connector::Forward { http: c, .. } => {
-                c.poll_ready(cx).map_err(Into::into)
-            }
-            Connector::Tunnel(c) => c.poll_ready(cx).map_err(Into::into),
-        }
-    }
-
-    fn call(&mut self, dst: Uri) -> Self::Future {
-        match self {
-            Connector::Direct(c) => {
-                let connecting = c.call(dst);
-                Box::pin(async move {
-                    let io = connecting.await?;
-                    Ok(Stream { io, proxied: false })
-                })
-            }
-            Connector::Tunnel(c) => {
-                // The tunnel assumes port 443 when the URI has none: name it.
-                let dst = with_port(dst);
-                let connecting = c.call(dst);
-                Box::pin(async move {
-                    let io = connecting.await.map_err(via_proxy)?;
-                    Ok(Stream { io, proxied: false })
-                })
-            }
-            Connector::Forward { http, proxy } => {
-                let connecting = http.call(proxy.clone());
-                Box::pin(async move {
-                    let io = connecting.await.map_err(via_proxy)?;
-                    Ok(Stream { io, proxied: true })
-                })
-            }
-        }
-    }
-}
-
-/// A failure on the way through the proxy (its source says what).
-#[derive(Debug)]
-struct ProxyError(BoxError);
-
-impl std::fmt::Display for ProxyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("through the proxy")
-    }
-}
-
-impl std::error::Error for ProxyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
-    }
-}
-
-fn with_port(uri: Uri) -> Uri {
-    if uri.port().is_some() {
-        return uri;
-    }
-    let port = if uri.scheme_str() == Some("http") {
-        80
-    } else {
-        443
-    };
-    let Some(host) = uri.host() else { return uri };
-    let authority = format!("{host}:{port}");
-    let mut parts = uri.clone().into_parts();
-    match authority.parse() {
-        Ok(authority) => {
-            parts.authority = Some(authority);
-            Uri::from_parts(parts).unwrap_or(uri)
-        }
-        Err(_) => uri,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::connect::via_proxy;
 
     #[derive(Debug)]
     struct Outer(DnsError);

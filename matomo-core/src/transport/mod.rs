@@ -8,6 +8,7 @@
 //! [`TransportError`] that knows whether retrying can help.
 
 mod answer;
+mod connect;
 mod error;
 mod hyper_transport;
 

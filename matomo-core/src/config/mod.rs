@@ -1,4 +1,5 @@
-//! `TrackerConfig`: every setting, its default, and how it is loaded and checked.
+//! `TrackerConfig`: every setting, its default, and how it is loaded (from TOML, JSON, `MATOMO_*`
+//! variables or a figment) and checked ([`TrackerConfig::validate`]).
 //!
 //! The Django seed's keys work unchanged (`url`, `site_id`, `ignore_paths`, `token_auth`,
 //! `ignore_html`, `timeout`), so its settings port one to one. A config comes from code
@@ -6,15 +7,15 @@
 //! [`figment::Figment`] (the Rocket fairing reads Rocket's own). Every way ends in
 //! [`TrackerConfig::validate`], whose [`ConfigError`] names the key and the fix.
 
+mod load;
+mod validate;
+
 use crate::privacy::UrlMask;
 use crate::secret::{Salt, TokenAuth};
-use figment::providers::{Env, Format, Json, Toml};
-use figment::Figment;
 use globset::{Glob, GlobMatcher};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 use std::fmt;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -54,8 +55,9 @@ pub struct TrackerConfig {
     pub ignore_html: bool,
     /// Response status codes never tracked, e.g. `[404, 500]`. Default none.
     pub ignore_status_codes: Vec<u16>,
-    /// Only these request methods are tracked (case-insensitive). Default empty: all methods.
-    pub methods: Vec<String>,
+    /// Only these request methods are tracked (written in any case). Default empty: all methods.
+    #[serde(deserialize_with = "load::methods")]
+    pub methods: Vec<http::Method>,
     /// Send the matched route's URI template (e.g. `/users/<id>`) instead of the path, where the
     /// framework names one. Default `false`.
     pub mask_with_route_template: bool,
@@ -69,10 +71,10 @@ pub struct TrackerConfig {
     /// Default none: scheme and `Host` header of the request.
     pub site_base_url: Option<String>,
     /// How long one delivery to Matomo may take, in seconds. Default 10 (seed: `timeout`).
-    #[serde(deserialize_with = "seconds")]
+    #[serde(deserialize_with = "load::seconds")]
     pub timeout: Duration,
     /// How long connecting to Matomo may take, in seconds. Default 5.
-    #[serde(deserialize_with = "seconds")]
+    #[serde(deserialize_with = "load::seconds")]
     pub connect_timeout: Duration,
     /// Skip requests that carry `DNT: 1`. Default `true`.
     pub honor_dnt: bool,
@@ -85,7 +87,7 @@ pub struct TrackerConfig {
     pub anonymize_ip_bytes: u8,
     /// Proxies whose forwarding headers (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`) are believed,
     /// as addresses or CIDR ranges. Default none: the peer address is the client.
-    #[serde(deserialize_with = "networks")]
+    #[serde(deserialize_with = "load::networks")]
     pub trusted_proxies: Vec<IpNet>,
     /// The secret salt for visitor ids derived from IP and user agent. Default: random at start-up
     /// (ids then change at restart); set it for ids that last.
@@ -94,12 +96,14 @@ pub struct TrackerConfig {
     pub visitor_cookie: bool,
     /// A PEM file of extra root certificates (an internal CA). Default none: the public web roots.
     pub tls_ca_file: Option<PathBuf>,
-    /// An HTTP proxy for reaching Matomo, e.g. `http://proxy.internal:3128`. An `https://` Matomo
-    /// is reached through a CONNECT tunnel; an `http://` one by handing the proxy each request with
-    /// its full URL, as HTTP proxies expect. Default none: the `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`
-    /// environment variables decide, and only there may the proxy's URL carry credentials
-    /// (`http://user:password@host:port`, sent as `Proxy-Authorization`): settings are shown in
-    /// `Debug` output and logs.
+    /// An HTTP proxy for reaching Matomo, e.g. `http://proxy.internal:3128`, or `"none"` to
+    /// connect directly whatever the environment says. An `https://` Matomo is reached through a
+    /// CONNECT tunnel; an `http://` one by handing the proxy each request with its full URL, as HTTP
+    /// proxies expect. `NO_PROXY` (hosts, domains with their subdomains, IP addresses and CIDR
+    /// ranges, or `*`) exempts Matomo's host from any proxy. Default unset: the
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` environment variables decide, and only there may the
+    /// proxy's URL carry credentials (`http://user:password@host:port`, sent as
+    /// `Proxy-Authorization`): settings are shown in `Debug` output and logs.
     pub proxy: Option<String>,
     /// How many hits may wait for delivery; beyond it new hits are dropped and counted
     /// (`MATOMO_QUEUE_CAPACITY`). Default 10000.
@@ -108,21 +112,21 @@ pub struct TrackerConfig {
     pub batch_size: usize,
     /// How long a hit may wait for others to fill a batch, in seconds (`MATOMO_BATCH_DELAY`).
     /// Default 1.
-    #[serde(deserialize_with = "seconds")]
+    #[serde(deserialize_with = "load::seconds")]
     pub batch_delay: Duration,
     /// How many times a batch is sent at most before its hits are dropped (`MATOMO_MAX_ATTEMPTS`).
     /// Default 10.
     pub max_attempts: u32,
     /// The first retry's delay ceiling in seconds; it doubles per attempt, with full jitter
     /// (`MATOMO_RETRY_BASE`). Default 0.5.
-    #[serde(deserialize_with = "seconds")]
+    #[serde(deserialize_with = "load::seconds")]
     pub retry_base: Duration,
     /// The largest retry delay in seconds (`MATOMO_RETRY_CAP`). Default 60.
-    #[serde(deserialize_with = "seconds")]
+    #[serde(deserialize_with = "load::seconds")]
     pub retry_cap: Duration,
     /// How old a hit may grow while undelivered before it is dropped, in seconds
     /// (`MATOMO_MAX_HIT_AGE`). Default 82800 (23 hours: Matomo wants a token past 24).
-    #[serde(deserialize_with = "seconds")]
+    #[serde(deserialize_with = "load::seconds")]
     pub max_hit_age: Duration,
     /// The on-disk spool (feature `spool`), e.g. `spool = { path = "/var/lib/app/matomo.redb" }`
     /// (`MATOMO_SPOOL='{path="..."}'`). Default none: hits wait in memory only.
@@ -138,7 +142,7 @@ pub struct SpoolConfig {
     pub path: PathBuf,
     /// How often new hits are written to disk, in seconds: a hit tracked longer ago than this
     /// before a crash is delivered after restart. Default 0.2.
-    #[serde(default = "default_sync_interval", deserialize_with = "seconds")]
+    #[serde(default = "default_sync_interval", deserialize_with = "load::seconds")]
     pub sync_interval: Duration,
     /// How many bytes of hits the spool holds at most; beyond it the oldest are dropped and counted.
     /// Default 67108864 (64 MiB).
@@ -164,6 +168,9 @@ fn default_sync_interval() -> Duration {
 fn default_spool_bytes() -> u64 {
     64 * 1024 * 1024
 }
+
+/// The `proxy` value that turns every proxy off, the environment's included.
+pub const PROXY_NONE: &str = "none";
 
 /// Query parameters redacted by default.
 pub const DEFAULT_REDACTED_PARAMS: &[&str] = &[
@@ -340,43 +347,6 @@ impl ConfigError {
     }
 }
 
-/// Every key a config may hold, for unknown-key suggestions.
-pub const KNOWN_KEYS: &[&str] = &[
-    "enabled",
-    "url",
-    "site_id",
-    "token_auth",
-    "ignore_paths",
-    "ignore_html",
-    "ignore_status_codes",
-    "methods",
-    "url_masks",
-    "mask_with_route_template",
-    "redact_query_params",
-    "site_base_url",
-    "timeout",
-    "connect_timeout",
-    "honor_dnt",
-    "honor_gpc",
-    "bots",
-    "anonymize_ip_bytes",
-    "trusted_proxies",
-    "visitor_id_salt",
-    "visitor_cookie",
-    "tls_ca_file",
-    "proxy",
-    "queue_capacity",
-    "batch_size",
-    "batch_delay",
-    "max_attempts",
-    "retry_base",
-    "retry_cap",
-    "max_hit_age",
-    "spool",
-];
-
-const SECRET_KEYS: &[&str] = &["token_auth", "visitor_id_salt"];
-
 impl TrackerConfig {
     /// A config with every default, sending to `url` for site `site_id`.
     ///
@@ -393,267 +363,4 @@ impl TrackerConfig {
             ..Self::default()
         }
     }
-
-    /// Loads and validates a config from TOML text.
-    pub fn from_toml_str(toml: &str) -> Result<Self, ConfigError> {
-        Self::from_figment(&Figment::from(Toml::string(toml)))
-    }
-
-    /// Loads and validates a config from JSON text.
-    pub fn from_json_str(json: &str) -> Result<Self, ConfigError> {
-        Self::from_figment(&Figment::from(Json::string(json)))
-    }
-
-    /// Loads and validates a config from `MATOMO_*` environment variables (`MATOMO_URL`,
-    /// `MATOMO_SITE_ID`, `MATOMO_TOKEN_AUTH`, `MATOMO_IGNORE_PATHS='["/health"]'`, ...).
-    /// Other `MATOMO_*` variables (Matomo's own Docker image sets some) are ignored.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_figment(&Figment::new().merge(Self::env_provider()))
-    }
-
-    /// The `MATOMO_*` environment provider, to merge into a figment of your own.
-    pub fn env_provider() -> Env {
-        Env::prefixed("MATOMO_").filter(|key| {
-            KNOWN_KEYS
-                .iter()
-                .any(|known| known.eq_ignore_ascii_case(key.as_str()))
-        })
-    }
-
-    /// Loads and validates a config from a figment (its root is the config table).
-    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
-        let value: serde_json::Value = figment
-            .extract()
-            .map_err(|e| ConfigError::Source(scrub(e.to_string())))?;
-        Self::from_value(value)
-    }
-
-    /// Loads and validates a config from a JSON value.
-    pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
-        let mut unknown: Vec<String> = Vec::new();
-        let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-        let deserializer = serde_ignored::Deserializer::new(&value, &mut record);
-        let config: TrackerConfig =
-            serde_path_to_error::deserialize(deserializer).map_err(|e| {
-                let key = e.path().to_string();
-                let key = if key == "." { "matomo".to_owned() } else { key };
-                let message = if SECRET_KEYS.iter().any(|s| key.starts_with(s)) {
-                    // serde's own messages may quote the value: never for a secret.
-                    "must be a string of letters, digits, '-' and '_'".to_owned()
-                } else {
-                    e.into_inner().to_string()
-                };
-                ConfigError::Invalid { key, message }
-            })?;
-        if let Some(key) = unknown.into_iter().next() {
-            let suggestion = nearest_key(&key);
-            return Err(ConfigError::UnknownKey { key, suggestion });
-        }
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// Checks the whole config; the error names the key and the fix.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.url.trim().is_empty() {
-            return Err(ConfigError::Missing {
-                key: "url",
-                fix: "set url to your Matomo tracker endpoint, e.g. https://matomo.example.org/matomo.php",
-            });
-        }
-        check_http_url("url", &self.url)?;
-        if self.site_id == 0 {
-            return Err(ConfigError::Missing {
-                key: "site_id",
-                fix: "set site_id to the id Matomo shows under Administration > Websites > Manage (1 or more)",
-            });
-        }
-        if let Some(base) = &self.site_base_url {
-            check_http_url("site_base_url", base)?;
-        }
-        if let Some(proxy) = &self.proxy {
-            check_http_url("proxy", proxy)?;
-        }
-        if self.anonymize_ip_bytes > 3 {
-            return Err(invalid(
-                "anonymize_ip_bytes",
-                format!(
-                    "{} is out of range: use 0, 1, 2 or 3",
-                    self.anonymize_ip_bytes
-                ),
-            ));
-        }
-        if let Some(code) = self
-            .ignore_status_codes
-            .iter()
-            .find(|c| !(100..=599).contains(*c))
-        {
-            return Err(invalid(
-                "ignore_status_codes",
-                format!("{code} is not an HTTP status code (100-599)"),
-            ));
-        }
-        if let Some(method) = self
-            .methods
-            .iter()
-            .find(|m| http::Method::from_bytes(m.as_bytes()).is_err())
-        {
-            return Err(invalid(
-                "methods",
-                format!("`{method}` is not an HTTP method, e.g. GET or POST"),
-            ));
-        }
-        if self.timeout.is_zero() {
-            return Err(invalid("timeout", "must be more than 0 seconds".into()));
-        }
-        if self.connect_timeout.is_zero() {
-            return Err(invalid(
-                "connect_timeout",
-                "must be more than 0 seconds".into(),
-            ));
-        }
-        for (key, value) in [
-            ("queue_capacity", self.queue_capacity),
-            ("batch_size", self.batch_size),
-            ("max_attempts", self.max_attempts as usize),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "must be 1 or more".into()));
-            }
-        }
-        if self.retry_cap < self.retry_base {
-            return Err(invalid(
-                "retry_cap",
-                "must not be less than retry_base".into(),
-            ));
-        }
-        if let Some(spool) = &self.spool {
-            if !cfg!(feature = "spool") {
-                return Err(invalid(
-                    "spool",
-                    "needs matomo-core's `spool` feature: enable it in Cargo.toml, or remove the key".into(),
-                ));
-            }
-            let parent = spool.path.parent().filter(|p| !p.as_os_str().is_empty());
-            if parent.is_some_and(|dir| !dir.is_dir()) || spool.path.is_dir() {
-                return Err(invalid(
-                    "spool.path",
-                    format!(
-                        "{} must be a file in an existing directory",
-                        spool.path.display()
-                    ),
-                ));
-            }
-            if spool.sync_interval.is_zero() || spool.max_bytes == 0 {
-                return Err(invalid(
-                    "spool",
-                    "sync_interval and max_bytes must be more than 0".into(),
-                ));
-            }
-        }
-        if let Some(path) = &self.tls_ca_file {
-            if !path.is_file() {
-                return Err(invalid(
-                    "tls_ca_file",
-                    format!(
-                        "{} is not a readable file: give the path of a PEM file",
-                        path.display()
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The endpoint as a parsed URL (call after [`TrackerConfig::validate`]).
-    pub fn endpoint(&self) -> Result<url::Url, ConfigError> {
-        check_http_url("url", &self.url)
-    }
-}
-
-fn invalid(key: &str, message: String) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_owned(),
-        message,
-    }
-}
-
-fn check_http_url(key: &str, raw: &str) -> Result<url::Url, ConfigError> {
-    let parsed = url::Url::parse(raw.trim()).map_err(|e| {
-        invalid(
-            key,
-            format!("`{raw}` is not a URL ({e}): write it in full, e.g. https://matomo.example.org/matomo.php"),
-        )
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(invalid(
-            key,
-            format!("`{raw}` must be an http:// or https:// URL with a host"),
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        let why = if key == "proxy" {
-            "must not carry a user name or password here, where settings are shown and logged: \
-             give a proxy that asks for credentials as HTTPS_PROXY or HTTP_PROXY in the \
-             environment (http://user:password@host:port)"
-        } else {
-            "must not carry a user name or password: Matomo authenticates with token_auth"
-        };
-        return Err(invalid(key, why.into()));
-    }
-    Ok(parsed)
-}
-
-/// The known key nearest to `key` by edit distance, if any is near.
-fn nearest_key(key: &str) -> Option<&'static str> {
-    let top = key.split(['.', '[']).next().unwrap_or(key);
-    KNOWN_KEYS
-        .iter()
-        .map(|known| (strsim::damerau_levenshtein(top, known), *known))
-        .filter(|(distance, known)| {
-            *distance <= 3.max(known.len() / 3) || known.starts_with(top) || top.starts_with(known)
-        })
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| known)
-}
-
-/// Figment errors can quote values: when one mentions a secret key, say only what is wrong.
-fn scrub(message: String) -> String {
-    if SECRET_KEYS.iter().any(|k| message.contains(k)) {
-        return "the configuration could not be read (a secret key holds a value of the wrong form)".into();
-    }
-    message
-}
-
-fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Number {
-        Int(u64),
-        Float(f64),
-    }
-    match Number::deserialize(deserializer) {
-        Ok(Number::Int(s)) => Ok(Duration::from_secs(s)),
-        Ok(Number::Float(s)) if (0.0..1e9).contains(&s) => Ok(Duration::from_secs_f64(s)),
-        _ => Err(serde::de::Error::custom(
-            "expected a number of seconds, e.g. 5 or 0.5",
-        )),
-    }
-}
-
-fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
-    let raw = Vec::<String>::deserialize(deserializer)?;
-    raw.iter()
-        .map(|entry| {
-            let entry = entry.trim();
-            entry
-                .parse::<IpNet>()
-                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    serde::de::Error::custom(format!(
-                        "`{entry}` is not an IP address or CIDR range, e.g. 10.0.0.0/8 or 192.0.2.7"
-                    ))
-                })
-        })
-        .collect()
 }
