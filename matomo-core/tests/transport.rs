@@ -1,4 +1,4 @@
-//! `HyperTransport` against `MockMatomo`: every answer in MATOMO_ANSWERS.md, faults, TLS, proxy, and
+//! `HyperTransport` against `MockMatomo`: every answer a real Matomo gives (listed in the `transport` module docs), faults, TLS, proxy, and
 //! a token that never shows.
 
 use matomo_core::testing::{
@@ -503,7 +503,7 @@ mod tls {
         let cert_der: CertificateDer<'static> = certified.cert.der().clone();
         let key =
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()

@@ -1,5 +1,6 @@
 //! How Matomo reads and answers a bulk tracking request (a JSON `POST` to `matomo.php`), as
-//! observed on a real Matomo 4 (`MATOMO_ANSWERS.md`): always a 200 with counts, never an HTTP error,
+//! observed on real Matomo 4 and 5 (`plugins/BulkTracking/Tracker/` in Matomo): always a 200 with
+//! counts, never an HTTP error,
 //! even for a bad token or a body that is not JSON.
 
 use super::matomo::{judge, last_param, HitOutcome, ReceivedHit, Via};

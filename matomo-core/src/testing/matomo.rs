@@ -1,4 +1,5 @@
-//! How Matomo judges and answers hits, as observed on a real Matomo 4 (`MATOMO_ANSWERS.md`).
+//! How Matomo judges and answers hits, as a real Matomo 4 and 5 do (the rules are listed in the
+//! [`testing`](super) module; `core/Tracker/Request.php` holds them in Matomo).
 //! Pure functions: [`super::MockMatomo`] serves them over HTTP.
 
 use crate::request::{DecodeError, TrackingRequest};

@@ -1,4 +1,4 @@
-//! Reading Matomo's answers, as observed on a real Matomo (`MATOMO_ANSWERS.md`).
+//! Reading Matomo's answers (what each answer means is in the [`transport`](super) module docs).
 
 use super::{Accepted, RejectReason, TransportError};
 use serde::Deserialize;

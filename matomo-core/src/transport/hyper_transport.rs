@@ -448,7 +448,7 @@ fn tls_config(config: &TrackerConfig) -> Result<rustls::ClientConfig, ConfigErro
             })?;
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ConfigError::Source(format!("TLS set-up failed: {e}")))?

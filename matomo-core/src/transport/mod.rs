@@ -3,9 +3,27 @@
 //! A transport sends a batch of hits: one as a single request (GET without a token, a form POST with
 //! one, so the token never sits in a URL), several as one bulk POST
 //! `{"requests": ["?idsite=...", ...], "token_auth": "..."}`. It reads the answer as a real Matomo
-//! gives it (see `MATOMO_ANSWERS.md`): a 200 is not proof of tracking, the bulk JSON says what was
+//! gives it (see the table below): a 200 is not proof of tracking, the bulk JSON says what was
 //! tracked, an HTML page is either the tracker's own notice or not Matomo at all. Every failure is a
 //! [`TransportError`] that knows whether retrying can help.
+//!
+//! How a real Matomo 4 and 5 `matomo.php` answers (observed on 4.12.3
+//! and 5.0.2; the code is `core/Tracker/Response.php` and `plugins/BulkTracking/Tracker/Response.php`
+//! in matomo-org/matomo):
+//!
+//! | request | answer |
+//! |---|---|
+//! | a valid single hit with `send_image=0` (GET or form POST) | 204, empty |
+//! | a valid single hit without `send_image` | 200, a 43-byte `image/gif` |
+//! | a hit without `rec=1` | 204, and nothing is tracked |
+//! | a single hit with an unknown `idsite`, or one that needs a token (`cip`, a `cdt` older than a day) without a valid one | 400, the tracker's HTML notice ("This resource is part of Matomo ...") |
+//! | `matomo.php` without parameters | 200, the same notice: the tracker's fingerprint |
+//! | another page of the server (`index.php`) | 200, an HTML login or installer page: not a tracker |
+//! | a bulk POST | 200, `{"status":"success","tracked":N,"invalid":M}`, with `invalid_indices` only when the token authenticates; a bad token or a body that is not JSON is no HTTP error |
+//! | a bulk POST that failed in Matomo's database transaction | 500, possibly still with `tracked`: it was rolled back, so the whole bulk is sent again |
+//!
+//! So a 200 is no proof of tracking: the bulk JSON says what was tracked. A single hit's 400 is
+//! permanent and never retried. Matomo gives no reason for a refusal: that is only in its own log.
 
 mod answer;
 mod connect;
