@@ -2,7 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use matomo_core::{looks_like_tracker, BulkAnswer};
+use matomo_core::internals::BulkAnswer;
+use matomo_core::looks_like_tracker;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(answer) = BulkAnswer::parse(data) {

@@ -35,7 +35,7 @@ use std::sync::Arc;
 /// identity, IP and privacy rules as the page view.
 ///
 /// ```
-/// use matomo_core::{hit::Extras, Event};
+/// use matomo_core::{Event, Extras};
 /// let mut extras = Extras::default();
 /// extras.dimensions.insert(1, "premium".into());
 /// extras.actions.push(Event::new("Cart", "Add").into());
@@ -204,7 +204,7 @@ impl HitBuilder {
     /// the extra dimensions.
     ///
     /// ```
-    /// use matomo_core::{hit::Extras, Event, HitBuilder, HttpExchange, TrackerConfig};
+    /// use matomo_core::{Event, Extras, HitBuilder, HttpExchange, TrackerConfig};
     /// let builder = HitBuilder::new(&TrackerConfig::new("https://m.example/matomo.php", 1)).unwrap();
     /// let mut extras = Extras::default();
     /// extras.dimensions.insert(2, "premium".into());

@@ -59,14 +59,7 @@ pub fn visitor_cookie(site_id: u32, id: VisitorId, created_unix: u64) -> (String
 /// Parses a `_pk_id` cookie value: `id.createTs` (Matomo 4+, with or without a trailing dot) or
 /// `id.createTs.visitCount.currentVisitTs.lastVisitTs.lastEcommerceOrderTs` (older; the later
 /// fields may be empty). Anything else is `None`.
-///
-/// ```
-/// use matomo_core::parse_pk_id;
-/// assert!(parse_pk_id("0123456789abcdef.1700000000.").is_some());
-/// assert!(parse_pk_id("0123456789abcdef.1700000000.3.1700000100.1700000050.").is_some());
-/// assert!(parse_pk_id("0123456789abcdef.").is_none());
-/// ```
-pub fn parse_pk_id(value: &str) -> Option<VisitorId> {
+pub(crate) fn parse_pk_id(value: &str) -> Option<VisitorId> {
     let mut fields = value.split('.');
     let id = fields.next()?.parse().ok()?;
     if !fields.next().is_some_and(is_number) {
@@ -86,23 +79,14 @@ fn is_number(field: &str) -> bool {
 }
 
 /// Derives visitor ids from IP address and user agent under a secret salt.
-///
-/// ```
-/// use matomo_core::{Salt, VisitorIdDeriver};
-/// let deriver = VisitorIdDeriver::new(&Salt::new("keep me secret"));
-/// let a = deriver.derive(Some("198.51.100.7".parse().unwrap()), Some("Firefox"));
-/// let b = deriver.derive(Some("198.51.100.8".parse().unwrap()), Some("Firefox"));
-/// assert_ne!(a, b);
-/// assert_eq!(a, deriver.derive(Some("198.51.100.7".parse().unwrap()), Some("Firefox")));
-/// ```
 #[derive(Clone)]
-pub struct VisitorIdDeriver {
+pub(crate) struct VisitorIdDeriver {
     key: [u8; 32],
 }
 
 impl VisitorIdDeriver {
     /// A deriver keyed by `salt`.
-    pub fn new(salt: &Salt) -> Self {
+    pub(crate) fn new(salt: &Salt) -> Self {
         Self {
             key: blake3::derive_key(
                 "matomo-rs 2026-11 visitor id from ip and user agent",
@@ -112,7 +96,7 @@ impl VisitorIdDeriver {
     }
 
     /// The visitor id for this IP and user agent.
-    pub fn derive(&self, ip: Option<IpAddr>, user_agent: Option<&str>) -> VisitorId {
+    pub(crate) fn derive(&self, ip: Option<IpAddr>, user_agent: Option<&str>) -> VisitorId {
         let mut hasher = blake3::Hasher::new_keyed(&self.key);
         match ip {
             Some(IpAddr::V4(v4)) => hasher.update(&[4]).update(&v4.octets()),
@@ -183,17 +167,7 @@ pub fn client_ip(exchange: &HttpExchange, trusted_proxies: &[IpNet]) -> Option<I
 
 /// The `for=` addresses of a `Forwarded` header (RFC 7239), one per element, in order; `None` for an
 /// element whose `for` is absent, `unknown`, obfuscated or malformed.
-///
-/// ```
-/// use matomo_core::forwarded_for;
-/// let hops = forwarded_for(r#"for=192.0.2.43, for="[2001:db8:cafe::17]:4711";proto=https, for=unknown"#);
-/// assert_eq!(hops, vec![
-///     Some("192.0.2.43".parse().unwrap()),
-///     Some("2001:db8:cafe::17".parse().unwrap()),
-///     None,
-/// ]);
-/// ```
-pub fn forwarded_for(header: &str) -> Vec<Option<IpAddr>> {
+pub(crate) fn forwarded_for(header: &str) -> Vec<Option<IpAddr>> {
     split_outside_quotes(header, ',')
         .into_iter()
         .filter(|element| !element.trim().is_empty())

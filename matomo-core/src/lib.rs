@@ -3,20 +3,19 @@
 //! `matomo-core` models the [Matomo Tracking HTTP API](https://developer.matomo.org/api-reference/tracking-api)
 //! and everything between a served request and a hit in Matomo:
 //!
-//! | module | holds |
+//! | item | what it is |
 //! |---|---|
-//! | [`config`] | [`TrackerConfig`]: every setting with its default; the Django seed's keys unchanged |
-//! | [`secret`] | [`TokenAuth`] and [`Salt`]: printed as `***` |
-//! | [`request`] | [`TrackingRequest`]: one typed hit, every parameter family; encode and decode |
-//! | [`exchange`] | [`HttpExchange`]: the framework-neutral view of a served request |
-//! | [`rules`] | [`decide`]: track or skip, and why |
-//! | [`identity`] | visitor ids from Matomo's cookie or a keyed hash; the client IP behind proxies |
-//! | [`privacy`] | IP anonymisation, path masks, query redaction |
-//! | [`title`] | the page title from an HTML response |
-//! | [`hit`] | [`HitBuilder`]: exchange + config → hit |
-//! | [`transport`] | the [`Transport`] trait and [`HyperTransport`] |
-//! | [`dispatch`] | [`Tracker`]: the queue, batching, retries, flush and shutdown, stats |
-//! | `testing` | `MockMatomo` and `RecordingTransport` (feature `test-util`) |
+//! | [`TrackerConfig`] | every setting with its default; the Django seed's keys unchanged |
+//! | [`TokenAuth`], [`Salt`] | secrets, printed as `***` |
+//! | [`TrackingRequest`] | one typed hit, every parameter family; encode and decode |
+//! | [`HttpExchange`] | the framework-neutral view of a served request |
+//! | [`decide`] | track or skip, and why ([`SkipReason`]) |
+//! | [`visitor_id_from_cookies`], [`client_ip`] | who the visitor is: Matomo's cookie, the IP behind trusted proxies |
+//! | [`anonymize_ip`], [`UrlMask`], [`redact_query`] | privacy |
+//! | [`HitBuilder`] | exchange + config → hit |
+//! | [`Transport`], [`HyperTransport`] | delivery to Matomo, and how Matomo's answers are read |
+//! | [`Tracker`] | the queue, batching, retries, flush and shutdown, [`Stats`] |
+//! | [`testing`] | `MockMatomo` and `RecordingTransport` (feature `test-util`) |
 //!
 //! # From a served request to Matomo
 //!
@@ -52,30 +51,55 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod config;
-pub mod dispatch;
-pub mod exchange;
-pub mod hit;
-pub mod identity;
-pub mod privacy;
-pub mod request;
-pub mod rules;
-pub mod secret;
+mod config;
+mod dispatch;
+mod exchange;
+mod hit;
+mod identity;
+mod privacy;
+mod request;
+mod rules;
+mod secret;
 #[cfg(feature = "spool")]
 pub mod spool;
 #[cfg(feature = "test-util")]
 pub mod testing;
-pub mod title;
+mod title;
 #[cfg(feature = "tower")]
 pub mod tower;
-pub mod transport;
+mod transport;
 mod unix_time;
+mod visitor;
+
+pub use config::{
+    BotPolicy, ConfigError, PathPattern, SpoolConfig, TrackerConfig, DEFAULT_REDACTED_PARAMS,
+    PROXY_NONE,
+};
+pub use dispatch::{DropReason, Enqueued, Report, Stats, Tracker, TrackerError};
+pub use exchange::{ExchangeBuilder, Field, HttpExchange, Scheme};
+pub use hit::{Extras, HitBuilder};
+pub use identity::{client_ip, visitor_cookie, visitor_id_from_cookies};
+pub use privacy::{anonymize_ip, mask_path, redact_query, UrlMask, REDACTED};
+pub use request::{
+    Action, BuildError, CartUpdate, Content, DecodeError, EcommerceItem, EcommerceOrder, Event,
+    Geo, Goal, Performance, ProductView, RequestBuilder, SiteSearch, TrackingRequest,
+    CDT_WITHOUT_TOKEN_MAX_AGE,
+};
+pub use rules::{decide, is_bot, is_html, Decision, SkipReason};
+pub use secret::{Salt, TokenAuth, TokenError};
+pub use title::html_title;
+pub use transport::{
+    looks_like_tracker, Accepted, HyperTransport, RawAnswer, RejectReason, TimeoutPhase, Transport,
+    TransportError,
+};
+pub use visitor::{InvalidVisitorId, VisitorId};
 
 /// Entry points for this workspace's benches, fuzz targets and tests into internals: not part of
 /// the public API, and may change in any release.
 #[doc(hidden)]
 pub mod internals {
     use crate::request::TrackingRequest;
+    pub use crate::transport::BulkAnswer;
 
     /// The bulk request body the transport posts for `hits`, without a token.
     pub fn bulk_body(hits: &[TrackingRequest]) -> Vec<u8> {
@@ -94,26 +118,3 @@ pub mod internals {
         crate::spool::decode(record)
     }
 }
-mod visitor;
-
-pub use config::{BotPolicy, ConfigError, PathPattern, SpoolConfig, TrackerConfig};
-pub use dispatch::{DropReason, Enqueued, Report, Stats, Tracker, TrackerError};
-pub use exchange::{ExchangeBuilder, Field, HttpExchange, Scheme};
-pub use hit::{Extras, HitBuilder};
-pub use identity::{
-    client_ip, forwarded_for, parse_pk_id, visitor_cookie, visitor_id_from_cookies,
-    VisitorIdDeriver,
-};
-pub use privacy::{anonymize_ip, mask_path, redact_query, UrlMask};
-pub use request::{
-    Action, BuildError, CartUpdate, Content, DecodeError, EcommerceItem, EcommerceOrder, Event,
-    Geo, Goal, Performance, ProductView, RequestBuilder, SiteSearch, TrackingRequest,
-};
-pub use rules::{decide, is_bot, is_html, Decision, SkipReason};
-pub use secret::{Salt, TokenAuth, TokenError};
-pub use title::html_title;
-pub use transport::{
-    looks_like_tracker, Accepted, BulkAnswer, HyperTransport, RejectReason, TimeoutPhase,
-    Transport, TransportError,
-};
-pub use visitor::{InvalidVisitorId, VisitorId};

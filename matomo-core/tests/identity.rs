@@ -1,8 +1,7 @@
 //! Visitor ids from Matomo's cookie or a keyed hash, and the client IP behind proxies.
 
 use matomo_core::{
-    client_ip, forwarded_for, visitor_id_from_cookies, HttpExchange, Salt, VisitorId,
-    VisitorIdDeriver,
+    client_ip, visitor_id_from_cookies, HitBuilder, HttpExchange, Salt, TrackerConfig, VisitorId,
 };
 use proptest::prelude::*;
 use std::net::IpAddr;
@@ -103,25 +102,22 @@ fn another_sites_cookie_is_not_used() {
 
 #[test]
 fn derived_ids_are_stable_per_visitor_and_differ_between_visitors_and_salts() {
-    let a = VisitorIdDeriver::new(&Salt::new("one"));
-    let b = VisitorIdDeriver::new(&Salt::new("two"));
-    let visitor = (Some(ip("192.0.2.1")), Some("Firefox"));
+    let builder = |salt: &str| {
+        let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+        config.visitor_id_salt = Some(Salt::new(salt));
+        HitBuilder::new(&config).unwrap()
+    };
+    let (a, b) = (builder("one"), builder("two"));
+    let visitor = |peer: &str, agent: &str| exchange(peer, &[("user-agent", agent)]);
+    let id = a.visitor_id(&visitor("192.0.2.1", "Firefox"));
+    assert_eq!(id, a.visitor_id(&visitor("192.0.2.1", "Firefox")));
     assert_eq!(
-        a.derive(visitor.0, visitor.1),
-        a.derive(visitor.0, visitor.1)
+        id,
+        builder("one").visitor_id(&visitor("192.0.2.1", "Firefox"))
     );
-    assert_ne!(
-        a.derive(visitor.0, visitor.1),
-        a.derive(visitor.0, Some("Chrome"))
-    );
-    assert_ne!(
-        a.derive(visitor.0, visitor.1),
-        a.derive(Some(ip("192.0.2.2")), visitor.1)
-    );
-    assert_ne!(
-        a.derive(visitor.0, visitor.1),
-        b.derive(visitor.0, visitor.1)
-    );
+    assert_ne!(id, a.visitor_id(&visitor("192.0.2.1", "Chrome")));
+    assert_ne!(id, a.visitor_id(&visitor("192.0.2.2", "Firefox")));
+    assert_ne!(id, b.visitor_id(&visitor("192.0.2.1", "Firefox")));
 }
 
 fn exchange(peer: &str, headers: &[(&str, &str)]) -> HttpExchange {
@@ -200,10 +196,26 @@ fn ipv4_mapped_peers_are_canonical() {
 
 #[test]
 fn forwarded_handles_quotes_and_commas_inside_them() {
-    let hops = forwarded_for(r#"for="_gazonk", for="198.51.100.17:80";by="a,b", For=192.0.2.60"#);
+    let trusted = [
+        "10.0.0.0/8".parse().unwrap(),
+        "192.0.2.60/32".parse().unwrap(),
+    ];
+    let via =
+        |forwarded: &str| client_ip(&exchange("10.0.0.1", &[("forwarded", forwarded)]), &trusted);
+    // The comma inside the quotes does not end the element.
     assert_eq!(
-        hops,
-        vec![None, Some(ip("198.51.100.17")), Some(ip("192.0.2.60"))]
+        via(r#"for="198.51.100.17:80";by="a,b""#),
+        Some(ip("198.51.100.17"))
+    );
+    // A trusted hop (in any case of `for`) is passed over, up to the client.
+    assert_eq!(
+        via(r#"for="_gazonk", for="198.51.100.17:80";by="a,b", For=192.0.2.60"#),
+        Some(ip("198.51.100.17"))
+    );
+    // An obfuscated hop cannot be read: the peer is the client.
+    assert_eq!(
+        via(r#"for="_gazonk", For=192.0.2.60"#),
+        Some(ip("10.0.0.1"))
     );
 }
 
@@ -229,7 +241,8 @@ proptest! {
 
     #[test]
     fn forwarded_parsing_never_panics(header in "\\PC{0,120}") {
-        let _ = forwarded_for(&header);
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        prop_assert!(client_ip(&exchange("10.0.0.1", &[("forwarded", &header)]), &trusted).is_some());
     }
 
     #[test]

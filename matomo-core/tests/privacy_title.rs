@@ -202,7 +202,7 @@ proptest! {
         pairs in proptest::collection::vec(
             (
                 prop_oneof![
-                    proptest::sample::select(matomo_core::config::DEFAULT_REDACTED_PARAMS).prop_map(str::to_owned),
+                    proptest::sample::select(matomo_core::DEFAULT_REDACTED_PARAMS).prop_map(str::to_owned),
                     "(?i)(page|sort|sig|code|auth|key|token|tok%65n|pass\\+word|[a-z_]{0,12})",
                 ],
                 proptest::option::of("[a-zA-Z0-9%=+]{0,8}"),
@@ -218,7 +218,7 @@ proptest! {
             })
             .collect::<Vec<_>>()
             .join("&");
-        let names: Vec<String> = matomo_core::config::DEFAULT_REDACTED_PARAMS
+        let names: Vec<String> = matomo_core::DEFAULT_REDACTED_PARAMS
             .iter()
             .map(|n| (*n).to_owned())
             .collect();

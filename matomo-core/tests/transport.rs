@@ -1,12 +1,13 @@
 //! `HyperTransport` against `MockMatomo`: every answer a real Matomo gives (listed in the `transport` module docs), faults, TLS, proxy, and
 //! a token that never shows.
 
+use matomo_core::internals::BulkAnswer;
 use matomo_core::testing::{
     CapturedLogs, Fault, HitOutcome, MockMatomo, RecordingProxy, Via, TRANSPARENT_GIF,
 };
 use matomo_core::{
-    looks_like_tracker, BulkAnswer, HyperTransport, RejectReason, TimeoutPhase, TokenAuth,
-    TrackerConfig, TrackingRequest, Transport, TransportError,
+    looks_like_tracker, HyperTransport, RejectReason, TimeoutPhase, TokenAuth, TrackerConfig,
+    TrackingRequest, Transport, TransportError,
 };
 use std::time::Duration;
 

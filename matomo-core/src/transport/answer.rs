@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 /// The words of the notice `matomo.php` shows when called without a hit, and with a refused one
 /// (HTTP 400): a tracker's fingerprint.
-pub const TRACKER_FINGERPRINT: &str = "This resource is part of Matomo";
+pub(crate) const TRACKER_FINGERPRINT: &str = "This resource is part of Matomo";
 
 /// Whether a body is the tracker's own notice (so the URL does point at `matomo.php`).
 ///
@@ -43,7 +43,7 @@ impl BulkAnswer {
     /// Parses a bulk answer body.
     ///
     /// ```
-    /// use matomo_core::BulkAnswer;
+    /// use matomo_core::internals::BulkAnswer;
     /// let answer = BulkAnswer::parse(br#"{"status":"success","tracked":2,"invalid":1,"invalid_indices":[1]}"#).unwrap();
     /// assert_eq!((answer.tracked, answer.invalid), (2, 1));
     /// assert_eq!(answer.invalid_indices, Some(vec![1]));

@@ -30,7 +30,7 @@ mod connect;
 mod error;
 mod hyper_transport;
 
-pub use answer::{looks_like_tracker, BulkAnswer, TRACKER_FINGERPRINT};
+pub use answer::{looks_like_tracker, BulkAnswer};
 pub use error::{RejectReason, TimeoutPhase, TransportError};
 pub use hyper_transport::{HyperTransport, RawAnswer};
 
