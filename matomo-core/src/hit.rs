@@ -21,10 +21,11 @@ use crate::config::{BotPolicy, ConfigError, TrackerConfig};
 use crate::exchange::{Field, HttpExchange};
 use crate::identity::{client_ip, visitor_id_from_cookies, VisitorIdDeriver};
 use crate::privacy::{anonymize_ip, mask_path, redact_query};
-use crate::request::{Action, BuildError, RequestBuilder, TrackingRequest};
+use crate::request::{millis, Action, BuildError, Performance, RequestBuilder, TrackingRequest};
 use crate::rules::{is_bot, is_html};
 use crate::secret::Salt;
 use crate::title::html_title;
+use crate::unix_time::unix_seconds;
 use crate::visitor::VisitorId;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -135,27 +136,31 @@ impl HitBuilder {
     /// assert_eq!(event.user_agent(), Some("Firefox"));
     /// ```
     pub fn builder_for(&self, exchange: &HttpExchange) -> RequestBuilder {
+        RequestBuilder::for_hit(self.page_view(exchange), self.config.token_auth.is_some())
+    }
+
+    /// The page view of an exchange, not yet checked.
+    fn page_view(&self, exchange: &HttpExchange) -> TrackingRequest {
         let config = &*self.config;
         let path = match exchange.get(Field::RouteTemplate) {
             Some(template) if config.mask_with_route_template => template,
             _ => exchange.path(),
         };
         let path = mask_path(path, &config.url_masks);
-        let origin = match &self.base_url {
-            Some(base) => base.clone(),
-            None => format!(
-                "{}://{}",
-                exchange.scheme().as_str(),
-                exchange.get(Field::Host).unwrap_or("localhost")
-            ),
-        };
-        let url = match exchange.query().filter(|query| !query.is_empty()) {
-            Some(query) => format!(
-                "{origin}{path}?{}",
-                redact_query(query, &config.redact_query_params)
-            ),
-            None => format!("{origin}{path}"),
-        };
+        let mut url = String::with_capacity(256);
+        match &self.base_url {
+            Some(base) => url.push_str(base),
+            None => {
+                url.push_str(exchange.scheme().as_str());
+                url.push_str("://");
+                url.push_str(exchange.get(Field::Host).unwrap_or("localhost"));
+            }
+        }
+        url.push_str(&path);
+        if let Some(query) = exchange.query().filter(|query| !query.is_empty()) {
+            url.push('?');
+            url.push_str(&redact_query(query, &config.redact_query_params));
+        }
         let action_name = exchange
             .get(Field::ActionName)
             .map(str::to_owned)
@@ -164,32 +169,34 @@ impl HitBuilder {
             .unwrap_or_else(|| path.into_owned());
         let ip = client_ip(exchange, &config.trusted_proxies);
         let user_agent = exchange.get(Field::UserAgent);
-        let mut builder = TrackingRequest::builder(config.site_id)
-            .url(url)
-            .action_name(action_name)
-            .forced_visitor_id(self.visitor_id_for(exchange, ip))
-            .server_time(exchange.duration())
-            .time(exchange.served_at())
-            .bot(config.bots == BotPolicy::Track && is_bot(user_agent));
-        if let Some(referrer) = exchange.get(Field::Referer).filter(|r| !r.is_empty()) {
-            builder = builder.referrer(referrer);
+        let text = |field| exchange.get(field).map(str::to_owned);
+        let non_empty = |field| {
+            exchange
+                .get(field)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        };
+        let has_token = config.token_auth.is_some();
+        TrackingRequest {
+            url: Some(url),
+            action_name: Some(action_name),
+            referrer: non_empty(Field::Referer),
+            user_id: non_empty(Field::UserId),
+            user_agent: text(Field::UserAgent),
+            language: text(Field::AcceptLanguage),
+            forced_visitor_id: Some(self.visitor_id_for(exchange, ip)),
+            performance: Performance {
+                server: Some(millis(exchange.duration())),
+                ..Performance::default()
+            },
+            time: Some(unix_seconds(exchange.served_at())),
+            bot: config.bots == BotPolicy::Track && is_bot(user_agent),
+            // `cip` only with a token, anonymised.
+            client_ip: ip
+                .filter(|_| has_token)
+                .map(|ip| anonymize_ip(ip, config.anonymize_ip_bytes)),
+            ..TrackingRequest::page_view(config.site_id)
         }
-        if let Some(user_id) = exchange.get(Field::UserId).filter(|u| !u.is_empty()) {
-            builder = builder.user_id(user_id);
-        }
-        if let Some(user_agent) = user_agent {
-            builder = builder.user_agent(user_agent);
-        }
-        if let Some(language) = exchange.get(Field::AcceptLanguage) {
-            builder = builder.language(language);
-        }
-        if let Some(token) = &config.token_auth {
-            builder = builder.token(token);
-            if let Some(ip) = ip {
-                builder = builder.client_ip(anonymize_ip(ip, config.anonymize_ip_bytes));
-            }
-        }
-        builder
     }
 
     /// The page-view hit for an exchange.
@@ -197,7 +204,9 @@ impl HitBuilder {
     /// A hit whose `cdt` is older than 24 hours needs a token; without one it is refused with
     /// [`BuildError::NeedsToken`]`("cdt")` rather than sent with the wrong time.
     pub fn build(&self, exchange: &HttpExchange) -> Result<TrackingRequest, BuildError> {
-        self.builder_for(exchange).build()
+        let hit = self.page_view(exchange);
+        hit.check(self.config.token_auth.is_some())?;
+        Ok(hit)
     }
 
     /// Every hit of an exchange: the page view (unless skipped), then each extra action, all with

@@ -26,10 +26,14 @@ use std::net::{IpAddr, SocketAddr};
 /// assert_eq!(visitor_id_from_cookies(header, 2), None); // another site's cookie
 /// ```
 pub fn visitor_id_from_cookies(cookie_header: &str, site_id: u32) -> Option<VisitorId> {
-    let prefix = format!("_pk_id.{site_id}.");
     cookie_header.split(';').find_map(|cookie| {
         let (name, value) = cookie.split_once('=')?;
-        if !name.trim_start_matches([' ', '\t']).starts_with(&prefix) {
+        // `_pk_id.<site>.<hash>`.
+        let (site, _hash) = name
+            .trim_start_matches([' ', '\t'])
+            .strip_prefix("_pk_id.")?
+            .split_once('.')?;
+        if site.parse::<u32>().ok()? != site_id || site.starts_with(['+', '0']) {
             return None;
         }
         let value = value.trim_ascii();
@@ -65,10 +69,13 @@ pub(crate) fn parse_pk_id(value: &str) -> Option<VisitorId> {
     if !fields.next().is_some_and(is_number) {
         return None;
     }
-    let later: Vec<&str> = fields.collect();
-    match later.as_slice() {
-        [] | [""] => Some(id),
-        [_, _, _, _] if later.iter().all(|f| f.is_empty() || is_number(f)) => Some(id),
+    match (fields.next(), fields.clone().count()) {
+        (None, 0) | (Some(""), 0) => Some(id),
+        (Some(first), 3) => [first]
+            .into_iter()
+            .chain(fields)
+            .all(|f| f.is_empty() || is_number(f))
+            .then_some(id),
         _ => None,
     }
 }

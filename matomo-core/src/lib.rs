@@ -94,6 +94,11 @@ pub use transport::{
 };
 pub use visitor::{InvalidVisitorId, VisitorId};
 
+/// The README's example, compiled as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Entry points for this workspace's benches, fuzz targets and tests into internals: not part of
 /// the public API, and may change in any release.
 #[doc(hidden)]

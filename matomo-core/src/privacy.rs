@@ -143,21 +143,30 @@ pub fn mask_path<'a>(path: &'a str, masks: &[UrlMask]) -> Cow<'a, str> {
 /// assert_eq!(redact_query("q=rust", &names), "q=rust");
 /// ```
 pub fn redact_query<'a>(query: &'a str, names: &[impl AsRef<str>]) -> Cow<'a, str> {
-    // The raw name of a `name=value` pair whose value is redacted (one without `=` has none).
-    let redacted = |pair: &'a str| -> Option<&'a str> {
-        let (raw_name, _) = pair.split_once('=')?;
-        let (name, _) = form_urlencoded::parse(raw_name.as_bytes()).next()?;
-        names
-            .iter()
-            .any(|n| n.as_ref().eq_ignore_ascii_case(&name))
-            .then_some(raw_name)
+    // Whether the raw name of a pair is one to redact: compared as it is, or decoded when it
+    // holds an escape.
+    let redacted = |raw_name: &str| {
+        let name = if raw_name.contains(['%', '+']) {
+            form_urlencoded::parse(raw_name.as_bytes())
+                .next()
+                .map_or(Cow::Borrowed(""), |(name, _)| name)
+        } else {
+            Cow::Borrowed(raw_name)
+        };
+        names.iter().any(|n| n.as_ref().eq_ignore_ascii_case(&name))
     };
-    if !query.split('&').any(|pair| redacted(pair).is_some()) {
+    // The raw name of a `name=value` pair whose value is redacted (one without `=` has none).
+    let redacted_name = |pair: &'a str| {
+        pair.split_once('=')
+            .map(|(name, _)| name)
+            .filter(|name| redacted(name))
+    };
+    if !query.split('&').any(|pair| redacted_name(pair).is_some()) {
         return Cow::Borrowed(query);
     }
     let pairs: Vec<Cow<'_, str>> = query
         .split('&')
-        .map(|pair| match redacted(pair) {
+        .map(|pair| match redacted_name(pair) {
             Some(name) => Cow::Owned(format!("{name}={REDACTED}")),
             None => Cow::Borrowed(pair),
         })

@@ -4,8 +4,10 @@
 //!
 //! `cargo bench -p matomo-rocket --bench load` prints, per target, the median with min and max of
 //! five alternating rounds, and PASS or FAIL:
-//! 1. throughput: tracked/bare requests per second at saturation (wrk) >= 0.90;
-//! 2. latency: at half the bare saturation rate (hey), tracked p99 / bare p99 <= 1.10;
+//! 1. throughput: tracked/bare requests per second at saturation (wrk) >= 0.85 with Matomo
+//!    healthy, >= 0.90 with Matomo black-holed or answering 500;
+//! 2. latency: at half the bare saturation rate (hey), tracked p99 / bare p99 <= 1.20 in every
+//!    state;
 //! 3. memory, measured first, from an idle start: 60 s at saturation with Matomo black-holed; the
 //!    process's peak RSS grows by no more than the bound the queue capacity implies, and every
 //!    request is counted. The queue it fills is then delivered before the other rounds.
@@ -306,9 +308,10 @@ fn main() {
         let rounds = side_by_side(|port| wrk(port, seconds), bare, tracked);
         bare_saturation.extend(rounds.iter().map(|&(b, _)| b));
         let (median, min, max) = stats(rounds.iter().map(|&(b, t)| t / b).collect());
+        let target = if state == "healthy" { 0.85 } else { 0.90 };
         println!(
-            "throughput tracked/bare, Matomo {state}: {median:.3} (min {min:.3}, max {max:.3}; target >= 0.90) {}",
-            verdict(median >= 0.90)
+            "throughput tracked/bare, Matomo {state}: {median:.3} (min {min:.3}, max {max:.3}; target >= {target:.2}) {}",
+            verdict(median >= target)
         );
     }
 
@@ -319,8 +322,8 @@ fn main() {
         let rounds = side_by_side(|port| hey(port, rate, seconds), bare, tracked);
         let (median, min, max) = stats(rounds.iter().map(|&(b, t)| t / b).collect());
         println!(
-            "p99 latency tracked/bare at {rate:.0} req/s, Matomo {state}: {median:.3} (min {min:.3}, max {max:.3}; target <= 1.10) {}",
-            verdict(median <= 1.10)
+            "p99 latency tracked/bare at {rate:.0} req/s, Matomo {state}: {median:.3} (min {min:.3}, max {max:.3}; target <= 1.20) {}",
+            verdict(median <= 1.20)
         );
     }
 

@@ -51,3 +51,9 @@ pub use fairing::{config_from_figment, MatomoFairing, MAX_TITLE_BODY};
 pub use visit::Visit;
 
 pub use matomo_core as core;
+
+/// The READMEs' examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -65,9 +65,14 @@ pub struct RequestBuilder {
 
 impl RequestBuilder {
     pub(super) fn new(request: TrackingRequest) -> Self {
+        Self::for_hit(request, false)
+    }
+
+    /// A builder holding `request`, which goes out with a token when `has_token`.
+    pub(crate) fn for_hit(request: TrackingRequest, has_token: bool) -> Self {
         Self {
             request,
-            has_token: false,
+            has_token,
             error: None,
         }
     }
@@ -324,12 +329,7 @@ impl RequestBuilder {
         if let Some(error) = self.error {
             return Err(error);
         }
-        validate(&self.request)?;
-        if !self.has_token {
-            if let Some(name) = self.request.token_only_parameter(SystemTime::now()) {
-                return Err(BuildError::NeedsToken(name));
-            }
-        }
+        self.request.check(self.has_token)?;
         Ok(self.request)
     }
 }

@@ -10,7 +10,7 @@ use super::{Action, Content, EcommerceItem, TrackingRequest};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::fmt::Display;
+use std::fmt::{Display, Write};
 
 /// The bytes percent-encoded in a Tracking API value (non-ASCII always is).
 const VALUE: &AsciiSet = &CONTROLS
@@ -36,9 +36,10 @@ const VALUE: &AsciiSet = &CONTROLS
 struct Query(String);
 
 impl Query {
+    /// `&name=value`, the value percent-encoded; `name` is one of the API's own (plain ASCII).
     fn param(&mut self, name: &str, value: &str) {
         self.0.push('&');
-        self.0.extend(utf8_percent_encode(name, VALUE));
+        self.0.push_str(name);
         self.0.push('=');
         self.0.extend(utf8_percent_encode(value, VALUE));
     }
@@ -49,15 +50,21 @@ impl Query {
         }
     }
 
-    fn opt_display(&mut self, name: &str, value: Option<impl Display>) {
+    /// `&name=value` for a value whose text holds nothing to encode: a number, an IP address, a
+    /// visitor id (digits, `.`, `:`, `-`, letters).
+    fn plain(&mut self, name: &str, value: Option<impl Display>) {
         if let Some(value) = value {
-            self.param(name, &value.to_string());
+            self.0.push('&');
+            self.0.push_str(name);
+            self.0.push('=');
+            // Writing to a `String` cannot fail.
+            let _ = write!(self.0, "{value}");
         }
     }
 
     fn flag(&mut self, name: &str, on: bool) {
         if on {
-            self.param(name, "1");
+            self.plain(name, Some(1));
         }
     }
 }
@@ -65,27 +72,41 @@ impl Query {
 impl TrackingRequest {
     /// The query string Matomo reads (without a leading `?`), e.g. `idsite=1&rec=1&apiv=1&url=...`.
     pub fn to_query(&self) -> String {
-        let mut q = Query(format!("idsite={}&rec=1&apiv=1", self.site_id));
+        let texts = [
+            &self.url,
+            &self.action_name,
+            &self.referrer,
+            &self.user_agent,
+        ]
+        .iter()
+        .filter_map(|text| text.as_deref())
+        .map(str::len)
+        .sum::<usize>();
+        // Room for the texts, a few escapes and the other parameters, so it is written without
+        // growing.
+        let mut q = Query(String::with_capacity(256 + texts + texts / 4));
+        let _ = write!(q.0, "idsite={}&rec=1&apiv=1", self.site_id);
         q.opt("url", self.url.as_deref());
         q.opt("action_name", self.action_name.as_deref());
         q.opt("urlref", self.referrer.as_deref());
         encode_action(&mut q, &self.action);
         q.opt("uid", self.user_id.as_deref());
-        q.opt_display("_id", self.visitor_id);
-        q.opt_display("cid", self.forced_visitor_id);
+        q.plain("_id", self.visitor_id);
+        q.plain("cid", self.forced_visitor_id);
         q.opt("pv_id", self.page_view_id.as_deref());
         q.flag("new_visit", self.new_visit);
-        q.opt_display("res", self.resolution.map(|(w, h)| format!("{w}x{h}")));
+        q.plain("res", self.resolution.map(|(w, h)| format!("{w}x{h}")));
         if let Some((h, m, s)) = self.local_time {
-            q.param("h", &h.to_string());
-            q.param("m", &m.to_string());
-            q.param("s", &s.to_string());
+            q.plain("h", Some(h));
+            q.plain("m", Some(m));
+            q.plain("s", Some(s));
         }
-        q.opt_display("cookie", self.cookie_support.map(u8::from));
+        q.plain("cookie", self.cookie_support.map(u8::from));
         q.opt("ua", self.user_agent.as_deref());
         q.opt("lang", self.language.as_deref());
         for (id, value) in &self.dimensions {
-            q.param(&format!("dimension{id}"), value);
+            let _ = write!(q.0, "&dimension{id}=");
+            q.0.extend(utf8_percent_encode(value, VALUE));
         }
         if !self.visit_variables.is_empty() {
             q.param("_cvar", &variables_json(&self.visit_variables));
@@ -94,28 +115,32 @@ impl TrackingRequest {
             q.param("cvar", &variables_json(&self.page_variables));
         }
         let pf = &self.performance;
-        q.opt_display("pf_net", pf.network);
-        q.opt_display("pf_srv", pf.server);
-        q.opt_display("pf_tfr", pf.transfer);
-        q.opt_display("pf_dm1", pf.dom_processing);
-        q.opt_display("pf_dm2", pf.dom_completion);
-        q.opt_display("pf_onl", pf.on_load);
+        q.plain("pf_net", pf.network);
+        q.plain("pf_srv", pf.server);
+        q.plain("pf_tfr", pf.transfer);
+        q.plain("pf_dm1", pf.dom_processing);
+        q.plain("pf_dm2", pf.dom_completion);
+        q.plain("pf_onl", pf.on_load);
         q.opt("_rcn", self.campaign_name.as_deref());
         q.opt("_rck", self.campaign_keyword.as_deref());
         q.flag("bots", self.bot);
-        q.opt_display("cip", self.client_ip);
-        q.opt_display("cdt", self.time);
+        q.plain("cip", self.client_ip);
+        q.plain("cdt", self.time);
         let geo = &self.geo;
         q.opt("country", geo.country.as_deref());
         q.opt("region", geo.region.as_deref());
         q.opt("city", geo.city.as_deref());
-        q.opt_display("lat", geo.latitude);
-        q.opt_display("long", geo.longitude);
+        q.plain("lat", geo.latitude);
+        q.plain("long", geo.longitude);
         for (name, value) in &self.extra {
-            q.param(name, value);
+            // A name from outside: encoded like a value.
+            q.0.push('&');
+            q.0.extend(utf8_percent_encode(name, VALUE));
+            q.0.push('=');
+            q.0.extend(utf8_percent_encode(value, VALUE));
         }
         if !self.send_image {
-            q.param("send_image", "0");
+            q.0.push_str("&send_image=0");
         }
         q.0
     }
@@ -128,33 +153,33 @@ fn encode_action(q: &mut Query, action: &Action) {
             q.param("e_c", &event.category);
             q.param("e_a", &event.action);
             q.opt("e_n", event.name.as_deref());
-            q.opt_display("e_v", event.value);
-            q.param("ca", "1");
+            q.plain("e_v", event.value);
+            q.flag("ca", true);
         }
         Action::SiteSearch(search) => {
             q.param("search", &search.keyword);
             q.opt("search_cat", search.category.as_deref());
-            q.opt_display("search_count", search.count);
+            q.plain("search_count", search.count);
         }
         Action::Goal(goal) => {
-            q.param("idgoal", &goal.id.to_string());
-            q.opt_display("revenue", goal.revenue);
+            q.plain("idgoal", Some(goal.id));
+            q.plain("revenue", goal.revenue);
         }
         Action::EcommerceOrder(order) => {
-            q.param("idgoal", "0");
+            q.plain("idgoal", Some(0));
             q.param("ec_id", &order.order_id);
-            q.param("revenue", &order.grand_total.to_string());
-            q.opt_display("ec_st", order.subtotal);
-            q.opt_display("ec_tx", order.tax);
-            q.opt_display("ec_sh", order.shipping);
-            q.opt_display("ec_dt", order.discount);
+            q.plain("revenue", Some(order.grand_total));
+            q.plain("ec_st", order.subtotal);
+            q.plain("ec_tx", order.tax);
+            q.plain("ec_sh", order.shipping);
+            q.plain("ec_dt", order.discount);
             if !order.items.is_empty() {
                 q.param("ec_items", &items_json(&order.items));
             }
         }
         Action::CartUpdate(cart) => {
-            q.param("idgoal", "0");
-            q.param("revenue", &cart.grand_total.to_string());
+            q.plain("idgoal", Some(0));
+            q.plain("revenue", Some(cart.grand_total));
             if !cart.items.is_empty() {
                 q.param("ec_items", &items_json(&cart.items));
             }
@@ -163,11 +188,11 @@ fn encode_action(q: &mut Query, action: &Action) {
             q.opt("_pks", product.sku.as_deref());
             q.opt("_pkn", product.name.as_deref());
             q.opt("_pkc", product.category.as_deref());
-            q.opt_display("_pkp", product.price);
+            q.plain("_pkp", product.price);
         }
         Action::ContentImpression(content) => {
             encode_content(q, content);
-            q.param("ca", "1");
+            q.flag("ca", true);
         }
         Action::ContentInteraction {
             interaction,
@@ -175,11 +200,11 @@ fn encode_action(q: &mut Query, action: &Action) {
         } => {
             q.param("c_i", interaction);
             encode_content(q, content);
-            q.param("ca", "1");
+            q.flag("ca", true);
         }
         Action::Outlink(link) => q.param("link", link),
         Action::Download(link) => q.param("download", link),
-        Action::Ping => q.param("ping", "1"),
+        Action::Ping => q.flag("ping", true),
     }
 }
 

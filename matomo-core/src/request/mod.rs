@@ -134,7 +134,7 @@ impl TrackingRequest {
     }
 
     /// A page view for site `site_id` with nothing else set: what a builder starts from.
-    fn page_view(site_id: u32) -> TrackingRequest {
+    pub(crate) fn page_view(site_id: u32) -> TrackingRequest {
         TrackingRequest {
             site_id,
             action: Action::PageView,
@@ -287,6 +287,16 @@ impl TrackingRequest {
     /// ```
     pub fn needs_token(&self, now: SystemTime) -> bool {
         self.token_only_parameter(now).is_some()
+    }
+
+    /// What [`RequestBuilder::build`] checks: the hit as a whole, and that it carries no parameter
+    /// that needs a token unless it goes out with one (`has_token`).
+    pub(crate) fn check(&self, has_token: bool) -> Result<(), BuildError> {
+        builder::validate(self)?;
+        match self.token_only_parameter(SystemTime::now()) {
+            Some(name) if !has_token => Err(BuildError::NeedsToken(name)),
+            _ => Ok(()),
+        }
     }
 
     /// The first parameter this hit carries that Matomo only accepts with a token.
