@@ -77,11 +77,11 @@ pub async fn run(args: CheckArgs) -> Outcome {
         Ok(config) => config,
         Err(usage) => return walk.fail("url", usage.0, Outcome::Usage),
     };
-    let url = match config.endpoint() {
-        Ok(url) => url,
-        Err(error) => return walk.fail("url", error.to_string(), Outcome::Usage),
+    // A config that validated has its url.
+    let Some(url) = config.url.clone() else {
+        return walk.fail("url", "--url is required", Outcome::Usage);
     };
-    walk.pass("url", format!("{} (site {})", config.url, config.site_id));
+    walk.pass("url", format!("{url} (site {})", config.site_id));
     let transport = match HyperTransport::new(&config) {
         Ok(transport) => transport,
         Err(error) => return walk.fail("url", error.to_string(), Outcome::Usage),

@@ -182,11 +182,16 @@ fn masked_token(token: Option<&TokenAuth>) -> Option<&'static str> {
 
 fn print_dry_run(config: &TrackerConfig, hits: &[TrackingRequest], json: bool) {
     let token = masked_token(config.token_auth.as_ref());
+    let endpoint = config
+        .url
+        .as_ref()
+        .map_or("", |url| url.as_str())
+        .to_owned();
     let (method, url, body) = match (hits, token) {
-        ([hit], None) => ("GET", format!("{}?{}", config.url, hit.to_query()), None),
+        ([hit], None) => ("GET", format!("{endpoint}?{}", hit.to_query()), None),
         ([hit], Some(mask)) => (
             "POST",
-            config.url.clone(),
+            endpoint,
             Some(format!("{}&token_auth={mask}", hit.to_query())),
         ),
         (many, mask) => {
@@ -195,7 +200,7 @@ fn print_dry_run(config: &TrackerConfig, hits: &[TrackingRequest], json: bool) {
             if let Some(mask) = mask {
                 body["token_auth"] = serde_json::json!(mask);
             }
-            ("POST", config.url.clone(), Some(body.to_string()))
+            ("POST", endpoint, Some(body.to_string()))
         }
     };
     if json {
@@ -299,7 +304,8 @@ fn report(
             } else {
                 println!(
                     "tracked: Matomo at {} accepted the hit for site {}",
-                    config.url, config.site_id
+                    config.url.as_ref().map_or("", |url| url.as_str()),
+                    config.site_id
                 );
             }
             Outcome::Ok

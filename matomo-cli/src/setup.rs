@@ -61,12 +61,20 @@ pub fn config(target: &Target) -> Result<TrackerConfig, Usage> {
             target.timeout
         )));
     }
-    let mut config = TrackerConfig::new(url, site_id);
+    let mut config = TrackerConfig::new(&url, site_id)
+        .map_err(|e| Usage(e.to_string().replace("matomo config: ", "")))?;
     config.timeout = Duration::from_secs_f64(target.timeout);
     config.connect_timeout = config.timeout.min(Duration::from_secs(5));
     config.token_auth = token(target.token_file.as_deref())?;
     config.tls_ca_file = target.ca_file.clone();
-    config.proxy = target.proxy.clone();
+    config.proxy = target
+        .proxy
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: matomo_core::ConfigError| {
+            Usage(e.to_string().replace("matomo config: ", ""))
+        })?;
     config
         .validate()
         .map_err(|e| Usage(e.to_string().replace("matomo config: ", "")))?;

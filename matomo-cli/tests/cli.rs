@@ -531,7 +531,8 @@ async fn listen_prints_each_hit_and_warns_about_bad_ones() {
         .build()
         .unwrap();
     let transport =
-        matomo_core::HyperTransport::new(&matomo_core::TrackerConfig::new(&url, 1)).unwrap();
+        matomo_core::HyperTransport::new(&matomo_core::TrackerConfig::new(&url, 1).unwrap())
+            .unwrap();
     transport
         .exchange(Some(&good.to_query()), None)
         .await

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 const HITS: usize = 20_000;
 
 async fn deliver(url: &str, batch_size: usize) -> f64 {
-    let mut config = TrackerConfig::new(url, 1);
-    config.proxy = Some("none".into());
+    let mut config = TrackerConfig::new(url, 1).unwrap();
+    config.proxy = Some(matomo_core::Proxy::Direct);
     config.batch_size = batch_size;
     config.batch_delay = Duration::from_millis(5);
     config.queue_capacity = HITS * 2;

@@ -78,7 +78,7 @@ const HEADERS: [(&str, &str); 8] = [
 ];
 
 fn config() -> TrackerConfig {
-    let mut config = TrackerConfig::new("https://matomo.example/matomo.php", 1);
+    let mut config = TrackerConfig::new("https://matomo.example/matomo.php", 1).unwrap();
     config.ignore_paths = vec![matomo_core::PathPattern::new("/health").unwrap()];
     config.url_masks = vec![UrlMask::new(r"^/users/\d+", "/users/:id").unwrap()];
     config.queue_capacity = 1_000_000;

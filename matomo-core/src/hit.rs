@@ -63,7 +63,7 @@ impl Extras {
 ///
 /// ```
 /// use matomo_core::{HitBuilder, HttpExchange, TrackerConfig};
-/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 4);
+/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 4).unwrap();
 /// let builder = HitBuilder::new(&config).unwrap();
 /// let exchange = HttpExchange::builder("GET", "/search?q=rust&token=s3cret")
 ///     .header("host", "example.org")
@@ -90,7 +90,7 @@ impl HitBuilder {
         let base_url = config
             .site_base_url
             .as_ref()
-            .map(|base| base.trim().trim_end_matches('/').to_owned());
+            .map(|base| base.as_str().trim_end_matches('/').to_owned());
         Ok(Self {
             config: Arc::new(config.clone()),
             deriver: VisitorIdDeriver::new(&salt),
@@ -108,7 +108,7 @@ impl HitBuilder {
     ///
     /// ```
     /// use matomo_core::{HitBuilder, HttpExchange, TrackerConfig};
-    /// let builder = HitBuilder::new(&TrackerConfig::new("https://m.example/matomo.php", 1)).unwrap();
+    /// let builder = HitBuilder::new(&TrackerConfig::new("https://m.example/matomo.php", 1).unwrap()).unwrap();
     /// let exchange = HttpExchange::builder("GET", "/")
     ///     .header("cookie", "_pk_id.1.abcd=0123456789abcdef.1700000000.")
     ///     .build();
@@ -130,7 +130,7 @@ impl HitBuilder {
     ///
     /// ```
     /// use matomo_core::{Event, HitBuilder, HttpExchange, TrackerConfig};
-    /// let builder = HitBuilder::new(&TrackerConfig::new("https://m.example/matomo.php", 1)).unwrap();
+    /// let builder = HitBuilder::new(&TrackerConfig::new("https://m.example/matomo.php", 1).unwrap()).unwrap();
     /// let exchange = HttpExchange::builder("GET", "/video").header("user-agent", "Firefox").build();
     /// let event = builder.builder_for(&exchange).event(Event::new("Video", "Play")).build().unwrap();
     /// assert_eq!(event.user_agent(), Some("Firefox"));
@@ -214,7 +214,7 @@ impl HitBuilder {
     ///
     /// ```
     /// use matomo_core::{Event, Extras, HitBuilder, HttpExchange, TrackerConfig};
-    /// let builder = HitBuilder::new(&TrackerConfig::new("https://m.example/matomo.php", 1)).unwrap();
+    /// let builder = HitBuilder::new(&TrackerConfig::new("https://m.example/matomo.php", 1).unwrap()).unwrap();
     /// let mut extras = Extras::default();
     /// extras.dimensions.insert(2, "premium".into());
     /// extras.actions.push(Event::new("Cart", "Add").into());

@@ -72,8 +72,7 @@ mod unix_time;
 mod visitor;
 
 pub use config::{
-    BotPolicy, ConfigError, PathPattern, SpoolConfig, TrackerConfig, DEFAULT_REDACTED_PARAMS,
-    PROXY_NONE,
+    BotPolicy, ConfigError, PathPattern, Proxy, SpoolConfig, TrackerConfig, DEFAULT_REDACTED_PARAMS,
 };
 pub use dispatch::{DropReason, Enqueued, Report, Stats, Tracker, TrackerError};
 pub use exchange::{ExchangeBuilder, Field, HttpExchange, Scheme};

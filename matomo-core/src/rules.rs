@@ -82,7 +82,7 @@ impl fmt::Display for SkipReason {
 ///
 /// ```
 /// use matomo_core::{decide, Decision, HttpExchange, SkipReason, TrackerConfig};
-/// let mut config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1);
+/// let mut config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1).unwrap();
 /// config.ignore_paths = vec![matomo_core::PathPattern::new("/health").unwrap()];
 /// let health = HttpExchange::builder("GET", "/health/live").build();
 /// assert_eq!(decide(&config, &health), Decision::Skip(SkipReason::IgnoredPath));

@@ -40,7 +40,7 @@ pub struct UserId(pub String);
 /// use matomo_core::{Tracker, TrackerConfig};
 /// use tower::{Service, ServiceExt, ServiceBuilder};
 /// let transport = RecordingTransport::new();
-/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1);
+/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1).unwrap();
 /// let tracker = Tracker::with_transport(&config, transport.clone()).unwrap();
 /// let mut service = ServiceBuilder::new()
 ///     .layer(TrackingLayer::new(tracker.clone()))

@@ -14,7 +14,10 @@ const SEED: &str = r#"{
 #[test]
 fn the_seed_settings_load_unchanged() {
     let config = TrackerConfig::from_json_str(SEED).unwrap();
-    assert_eq!(config.url, "https://your-matomo-server.com/matomo.php");
+    assert_eq!(
+        config.url.unwrap().as_str(),
+        "https://your-matomo-server.com/matomo.php"
+    );
     assert_eq!(config.site_id, 7);
     assert!(config.ignore_paths[0].matches("/debug/toolbar"));
     assert!(config.ignore_html);
@@ -67,8 +70,13 @@ fn a_url_that_is_not_http_is_refused() {
         "matomo.example/matomo.php",
         "https://",
     ] {
-        let err = TrackerConfig::new(url, 1).validate().unwrap_err();
+        // Refused where it is parsed: in code and in a loaded config.
+        let err = TrackerConfig::new(url, 1).unwrap_err();
         assert_eq!(err.key(), Some("url"), "{url}: {err}");
+        let err = TrackerConfig::from_json_str(&format!(r#"{{"url": "{url}", "site_id": 1}}"#))
+            .unwrap_err();
+        assert_eq!(err.key(), Some("url"), "{url}: {err}");
+        assert!(err.to_string().contains(url), "{err}");
     }
 }
 
@@ -133,13 +141,13 @@ fn an_unparsable_cidr_is_named() {
 
 #[test]
 fn out_of_range_values_are_refused() {
-    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1).unwrap();
     config.anonymize_ip_bytes = 4;
     assert_eq!(
         config.validate().unwrap_err().key(),
         Some("anonymize_ip_bytes")
     );
-    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1).unwrap();
     config.ignore_status_codes = vec![99];
     assert_eq!(
         config.validate().unwrap_err().key(),
@@ -212,7 +220,10 @@ fn environment_variables_configure_a_tracker_and_foreign_ones_are_ignored() {
         jail.set_env("MATOMO_DATABASE_HOST", "db");
         let config = TrackerConfig::from_env().expect("loads");
         assert_eq!(config.site_id, 12);
-        assert_eq!(config.url, "https://env.example/matomo.php");
+        assert_eq!(
+            config.url.unwrap().as_str(),
+            "https://env.example/matomo.php"
+        );
         assert_eq!(config.ignore_paths.len(), 2);
         assert_eq!(config.timeout, Duration::from_secs(3));
         jail.set_env("MATOMO_TIMEOUT", "three");
@@ -224,7 +235,7 @@ fn environment_variables_configure_a_tracker_and_foreign_ones_are_ignored() {
 
 #[test]
 fn a_missing_ca_file_is_named() {
-    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1).unwrap();
     config.tls_ca_file = Some("/nonexistent/ca.pem".into());
     assert_eq!(config.validate().unwrap_err().key(), Some("tls_ca_file"));
 }
@@ -232,7 +243,7 @@ fn a_missing_ca_file_is_named() {
 #[test]
 #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
 fn every_delivery_knob_has_a_default_and_an_environment_variable() {
-    let defaults = TrackerConfig::new("https://m.example/matomo.php", 1);
+    let defaults = TrackerConfig::new("https://m.example/matomo.php", 1).unwrap();
     assert_eq!(defaults.queue_capacity, 10_000);
     assert_eq!(defaults.batch_size, 50);
     assert_eq!(defaults.batch_delay, Duration::from_secs(1));
@@ -287,7 +298,7 @@ fn every_delivery_knob_has_a_default_and_an_environment_variable() {
 #[cfg(feature = "spool")]
 #[test]
 fn a_spool_in_a_missing_directory_is_named() {
-    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1).unwrap();
     config.spool = Some(matomo_core::SpoolConfig::new("/nonexistent/dir/hits.redb"));
     assert_eq!(config.validate().unwrap_err().key(), Some("spool.path"));
 }
@@ -295,7 +306,7 @@ fn a_spool_in_a_missing_directory_is_named() {
 #[cfg(not(feature = "spool"))]
 #[test]
 fn a_spool_without_the_spool_feature_is_refused_by_name() {
-    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+    let mut config = TrackerConfig::new("https://m.example/matomo.php", 1).unwrap();
     config.spool = Some(matomo_core::SpoolConfig::new("hits.redb"));
     let error = config.validate().unwrap_err();
     assert_eq!(error.key(), Some("spool"));

@@ -9,8 +9,8 @@ use matomo_core::{
 use std::time::{Duration, Instant};
 
 fn config(url: &str) -> TrackerConfig {
-    let mut config = TrackerConfig::new(url, 1);
-    config.proxy = Some("none".into());
+    let mut config = TrackerConfig::new(url, 1).unwrap();
+    config.proxy = Some(matomo_core::Proxy::Direct);
     config.retry_base = Duration::from_millis(10);
     config.retry_cap = Duration::from_millis(100);
     config.batch_delay = Duration::from_millis(20);

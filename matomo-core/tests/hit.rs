@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
 fn config() -> TrackerConfig {
-    let mut config = TrackerConfig::new("https://m.example/matomo.php", 3);
+    let mut config = TrackerConfig::new("https://m.example/matomo.php", 3).unwrap();
     config.visitor_id_salt = Some(Salt::new("test salt"));
     config
 }
@@ -69,7 +69,7 @@ fn urlref_comes_from_the_referer_header_only() {
 #[test]
 fn the_site_base_url_replaces_scheme_and_host() {
     let mut config = config();
-    config.site_base_url = Some("https://www.shop.example/app/".into());
+    config.site_base_url = Some("https://www.shop.example/app/".parse().unwrap());
     let hit = HitBuilder::new(&config)
         .unwrap()
         .build(&page("/cart").build())
@@ -269,7 +269,7 @@ proptest::proptest! {
                 UrlMask::new("é", "e").unwrap(),
             ],
         };
-        config.site_base_url = base.map(str::to_owned);
+        config.site_base_url = base.map(|base| base.parse().unwrap());
         let target = match &query {
             Some(query) => format!("{path}?{query}"),
             None => path.clone(),

@@ -103,7 +103,7 @@ fn another_sites_cookie_is_not_used() {
 #[test]
 fn derived_ids_are_stable_per_visitor_and_differ_between_visitors_and_salts() {
     let builder = |salt: &str| {
-        let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+        let mut config = TrackerConfig::new("https://m.example/matomo.php", 1).unwrap();
         config.visitor_id_salt = Some(Salt::new(salt));
         HitBuilder::new(&config).unwrap()
     };

@@ -19,7 +19,7 @@ async fn http_proxy_credentials_from_the_environment_go_as_proxy_authorization_a
     }
     let with_credentials = proxy.url().replace("http://", "http://user:s3cret@");
     std::env::set_var("HTTP_PROXY", with_credentials);
-    let config = TrackerConfig::new(matomo.url(), 1);
+    let config = TrackerConfig::new(matomo.url(), 1).unwrap();
     let transport = HyperTransport::new(&config).unwrap();
     assert!(
         !format!("{transport:?}").contains("s3cret"),
@@ -73,9 +73,9 @@ async fn proxy_none_connects_directly_whatever_the_environment_says() {
     let matomo = MockMatomo::start().await;
     let proxy = RecordingProxy::start().await;
     only_http_proxy(&proxy.url());
-    let mut config = TrackerConfig::new(matomo.url(), 1);
+    let mut config = TrackerConfig::new(matomo.url(), 1).unwrap();
     assert!(HyperTransport::new(&config).unwrap().proxy().is_some());
-    config.proxy = Some("none".into());
+    config.proxy = Some(matomo_core::Proxy::Direct);
     let transport = HyperTransport::new(&config).unwrap();
     assert_eq!(transport.proxy(), None);
     let hit = TrackingRequest::builder(1)
@@ -91,8 +91,8 @@ async fn no_proxy_exempts_matomo_from_a_configured_proxy_too() {
     let matomo = MockMatomo::start().await;
     let proxy = RecordingProxy::start().await;
     only_http_proxy("http://192.0.2.1:3128");
-    let mut config = TrackerConfig::new(matomo.url(), 1);
-    config.proxy = Some(proxy.url());
+    let mut config = TrackerConfig::new(matomo.url(), 1).unwrap();
+    config.proxy = Some(proxy.url().parse().unwrap());
     assert_eq!(
         HyperTransport::new(&config).unwrap().proxy(),
         Some(proxy.url().as_str())

@@ -8,7 +8,7 @@ use matomo_core::{
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
 fn config() -> TrackerConfig {
-    TrackerConfig::new("https://m.example/matomo.php", 1)
+    TrackerConfig::new("https://m.example/matomo.php", 1).unwrap()
 }
 
 fn request(path: &str) -> matomo_core::ExchangeBuilder {

@@ -32,8 +32,8 @@ fn closed_port_url() -> String {
 }
 
 fn config(url: &str, spool_path: &std::path::Path) -> TrackerConfig {
-    let mut config = TrackerConfig::new(url, 1);
-    config.proxy = Some("none".into());
+    let mut config = TrackerConfig::new(url, 1).unwrap();
+    config.proxy = Some(matomo_core::Proxy::Direct);
     config.retry_base = Duration::from_millis(20);
     config.retry_cap = Duration::from_millis(200);
     config.max_attempts = 1000;

@@ -26,7 +26,7 @@ async fn handler(request: http::Request<()>) -> Result<http::Response<&'static s
 }
 
 fn tracker(transport: &RecordingTransport, token: bool) -> Tracker {
-    let mut config = TrackerConfig::new("https://matomo.example/matomo.php", 1);
+    let mut config = TrackerConfig::new("https://matomo.example/matomo.php", 1).unwrap();
     config.ignore_paths = vec![matomo_core::PathPattern::new("/health").unwrap()];
     config.anonymize_ip_bytes = 0;
     if token {
@@ -75,7 +75,7 @@ async fn the_layer_tracks_requests_with_status_title_peer_and_user() {
 #[tokio::test]
 async fn the_status_reaches_the_rules() {
     let transport = RecordingTransport::new();
-    let mut config = TrackerConfig::new("https://matomo.example/matomo.php", 1);
+    let mut config = TrackerConfig::new("https://matomo.example/matomo.php", 1).unwrap();
     config.ignore_status_codes = vec![500];
     let tracker = Tracker::with_transport(&config, transport.clone()).unwrap();
     let mut service = ServiceBuilder::new()

@@ -31,8 +31,8 @@ fn hit_with_cip(site: u32) -> TrackingRequest {
 }
 
 fn transport(url: &str, token: Option<&str>) -> HyperTransport {
-    let mut config = TrackerConfig::new(url, 1);
-    config.proxy = Some("none".into());
+    let mut config = TrackerConfig::new(url, 1).unwrap();
+    config.proxy = Some(matomo_core::Proxy::Direct);
     config.token_auth = token.map(|t| TokenAuth::new(t).unwrap());
     config.timeout = Duration::from_secs(5);
     HyperTransport::new(&config).unwrap()
@@ -386,7 +386,7 @@ async fn a_configured_proxy_is_used() {
         listener.local_addr().unwrap().port()
     };
     let mut config = matomo.config();
-    config.proxy = Some(format!("http://127.0.0.1:{closed}"));
+    config.proxy = Some(format!("http://127.0.0.1:{closed}").parse().unwrap());
     let err = HyperTransport::new(&config)
         .unwrap()
         .send(&[hit(1, "/")])
@@ -418,9 +418,10 @@ async fn an_error_the_proxy_answers_names_the_proxy() {
         listener.local_addr().unwrap().port()
     };
     let proxy = RecordingProxy::start().await;
-    let mut config = TrackerConfig::new(format!("http://127.0.0.1:{closed}/matomo.php"), 1);
-    config.proxy = Some("none".into());
-    config.proxy = Some(proxy.url());
+    let mut config =
+        TrackerConfig::new(format!("http://127.0.0.1:{closed}/matomo.php"), 1).unwrap();
+    config.proxy = Some(matomo_core::Proxy::Direct);
+    config.proxy = Some(proxy.url().parse().unwrap());
     let err = HyperTransport::new(&config)
         .unwrap()
         .send(&[hit(1, "/a"), hit(1, "/b")])
@@ -443,7 +444,7 @@ async fn through_recording_proxy(hits: &[TrackingRequest]) -> (usize, MockMatomo
     let matomo = MockMatomo::start().await;
     let proxy = RecordingProxy::start().await;
     let mut config = matomo.config();
-    config.proxy = Some(proxy.url());
+    config.proxy = Some(proxy.url().parse().unwrap());
     let transport = HyperTransport::new(&config).unwrap();
     assert_eq!(transport.proxy(), Some(proxy.url().as_str()));
     let accepted = transport.send(hits).await.unwrap();
@@ -485,12 +486,19 @@ async fn a_single_hit_to_an_http_matomo_goes_through_the_proxy_too() {
 fn the_proxy_setting_refuses_credentials_and_points_at_the_environment() {
     // Settings show in Debug output and logs; credentials for a proxy come only from the
     // environment (tests/proxy_env.rs).
-    let mut config = TrackerConfig::new("http://m.example/matomo.php", 1);
-    config.proxy = Some("http://user:s3cret@127.0.0.1:3128".to_owned());
-    let err = HyperTransport::new(&config).unwrap_err();
-    assert_eq!(err.key(), Some("proxy"));
-    assert!(err.to_string().contains("HTTP_PROXY"), "{err}");
-    assert!(!err.to_string().contains("s3cret"), "{err}");
+    let mut config = TrackerConfig::new("http://m.example/matomo.php", 1).unwrap();
+    let with_credentials = "http://user:s3cret@127.0.0.1:3128";
+    let parsed = with_credentials.parse::<matomo_core::Proxy>().unwrap_err();
+    // Set as a parsed URL in code, it is refused all the same.
+    config.proxy = Some(matomo_core::Proxy::Http(
+        url::Url::parse(with_credentials).unwrap(),
+    ));
+    let built = HyperTransport::new(&config).unwrap_err();
+    for err in [parsed, built] {
+        assert_eq!(err.key(), Some("proxy"));
+        assert!(err.to_string().contains("HTTP_PROXY"), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
 }
 
 mod tls {
@@ -564,10 +572,11 @@ mod tls {
         let path =
             std::env::temp_dir().join(format!("matomo-rs-ca-{}-{port}.pem", std::process::id()));
         std::fs::write(&path, pem).unwrap();
-        let mut config = TrackerConfig::new(format!("https://127.0.0.1:{port}/matomo.php"), 1);
-        config.proxy = Some("none".into());
+        let mut config =
+            TrackerConfig::new(format!("https://127.0.0.1:{port}/matomo.php"), 1).unwrap();
+        config.proxy = Some(matomo_core::Proxy::Direct);
         config.tls_ca_file = Some(path.clone());
-        config.proxy = proxy;
+        config.proxy = proxy.map(|proxy| proxy.parse().unwrap());
         let result = HyperTransport::new(&config)
             .unwrap()
             .send(&[hit(1, "/")])
@@ -599,7 +608,7 @@ mod tls {
     fn a_ca_file_without_certificates_is_refused() {
         let path = std::env::temp_dir().join(format!("matomo-rs-empty-{}.pem", std::process::id()));
         std::fs::write(&path, "not a certificate").unwrap();
-        let mut config = TrackerConfig::new("https://m.example/matomo.php", 1);
+        let mut config = TrackerConfig::new("https://m.example/matomo.php", 1).unwrap();
         config.tls_ca_file = Some(path.clone());
         let err = HyperTransport::new(&config).unwrap_err();
         let _ = std::fs::remove_file(&path);

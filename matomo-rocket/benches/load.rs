@@ -48,7 +48,11 @@ fn batch_size() -> usize {
     std::env::var("LOAD_BATCH_SIZE")
         .ok()
         .and_then(|b| b.parse::<usize>().ok())
-        .unwrap_or(matomo_core::TrackerConfig::new("http://127.0.0.1/matomo.php", 1).batch_size)
+        .unwrap_or(
+            matomo_core::TrackerConfig::new("http://127.0.0.1/matomo.php", 1)
+                .unwrap()
+                .batch_size,
+        )
 }
 
 /// Starts a Rocket app on its own thread and runtime; returns its port and, when tracked (with

@@ -138,7 +138,7 @@ impl Fairing for MatomoFairing {
             tracing::info!(
                 "matomo: tracking site {} into {} (token_auth {})",
                 config.site_id,
-                config.url,
+                config.url.as_ref().map_or("", |url| url.as_str()),
                 if config.token_auth.is_some() {
                     "set"
                 } else {

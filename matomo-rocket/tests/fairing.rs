@@ -585,7 +585,10 @@ fn rocket_matomo_and_matomo_variables_configure_the_fairing() {
             .expect("valid")
             .expect("enabled");
         assert_eq!(config.site_id, 3);
-        assert_eq!(config.url, "https://env.example/matomo.php");
+        assert_eq!(
+            config.url.unwrap().as_str(),
+            "https://env.example/matomo.php"
+        );
         assert_eq!(config.timeout, Duration::from_secs(4));
         Ok(())
     });

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer};
 use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::time::Duration;
+use url::Url;
 
 const SECRET_KEYS: &[&str] = &["token_auth", "visitor_id_salt"];
 
@@ -175,6 +176,19 @@ pub(super) fn methods<'de, D: Deserializer<'de>>(
             })
         })
         .collect()
+}
+
+/// An `http://` or `https://` URL, parsed once, here.
+pub(super) fn http_url<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Url>, D::Error> {
+    let Some(raw) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    // Which key it is, serde_path_to_error names; the message says what is wrong with it.
+    super::validate::parse_http_url("url", &raw)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(e.message()))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+use url::Url;
 
 /// The settings of a tracker. Build one with [`TrackerConfig::new`] or load one; then
 /// [`TrackerConfig::validate`] it.
@@ -38,8 +39,10 @@ use std::time::Duration;
 pub struct TrackerConfig {
     /// Track at all. Default `true`; `false` keeps the integration in place but sends nothing.
     pub enabled: bool,
-    /// The tracker endpoint, e.g. `https://matomo.example.org/matomo.php`. Required (seed: `url`).
-    pub url: String,
+    /// The tracker endpoint, e.g. `https://matomo.example.org/matomo.php`. Required (seed: `url`);
+    /// parsed when the config is loaded.
+    #[serde(deserialize_with = "load::http_url")]
+    pub url: Option<Url>,
     /// The Matomo site id (Administration > Websites > Manage). Required, 1 or more (seed: `site_id`).
     pub site_id: u32,
     /// A token with write access to the site. Default none. With it the visitor's IP goes out as
@@ -69,7 +72,8 @@ pub struct TrackerConfig {
     pub redact_query_params: Vec<String>,
     /// The public base URL of the site, e.g. `https://example.org`, used to build each hit's `url`.
     /// Default none: scheme and `Host` header of the request.
-    pub site_base_url: Option<String>,
+    #[serde(deserialize_with = "load::http_url")]
+    pub site_base_url: Option<Url>,
     /// How long one delivery to Matomo may take, in seconds. Default 10 (seed: `timeout`).
     #[serde(deserialize_with = "load::seconds")]
     pub timeout: Duration,
@@ -96,15 +100,15 @@ pub struct TrackerConfig {
     pub visitor_cookie: bool,
     /// A PEM file of extra root certificates (an internal CA). Default none: the public web roots.
     pub tls_ca_file: Option<PathBuf>,
-    /// An HTTP proxy for reaching Matomo, e.g. `http://proxy.internal:3128`, or `"none"` to
-    /// connect directly whatever the environment says. An `https://` Matomo is reached through a
+    /// An HTTP proxy for reaching Matomo, e.g. `http://proxy.internal:3128`, or `"none"`
+    /// ([`Proxy::Direct`]) to connect directly whatever the environment says. An `https://` Matomo is reached through a
     /// CONNECT tunnel; an `http://` one by handing the proxy each request with its full URL, as HTTP
     /// proxies expect. `NO_PROXY` (hosts, domains with their subdomains, IP addresses and CIDR
     /// ranges, or `*`) exempts Matomo's host from any proxy. Default unset: the
     /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` environment variables decide, and only there may the
     /// proxy's URL carry credentials (`http://user:password@host:port`, sent as
     /// `Proxy-Authorization`): settings are shown in `Debug` output and logs.
-    pub proxy: Option<String>,
+    pub proxy: Option<Proxy>,
     /// How many hits may wait for delivery; beyond it new hits are dropped and counted
     /// (`MATOMO_QUEUE_CAPACITY`). Default 10000.
     pub queue_capacity: usize,
@@ -169,8 +173,42 @@ fn default_spool_bytes() -> u64 {
     64 * 1024 * 1024
 }
 
-/// The `proxy` value that turns every proxy off, the environment's included.
-pub const PROXY_NONE: &str = "none";
+/// How Matomo is reached (the `proxy` setting); unset, the environment decides.
+///
+/// ```
+/// use matomo_core::Proxy;
+/// assert_eq!("none".parse::<Proxy>().unwrap(), Proxy::Direct);
+/// let proxy: Proxy = "http://proxy.internal:3128".parse().unwrap();
+/// assert!(matches!(proxy, Proxy::Http(url) if url.port() == Some(3128)));
+/// assert!("http://user:secret@proxy.internal:3128".parse::<Proxy>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Proxy {
+    /// `"none"`: directly, whatever `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` say.
+    Direct,
+    /// Through this HTTP proxy.
+    Http(Url),
+}
+
+impl std::str::FromStr for Proxy {
+    type Err = ConfigError;
+
+    fn from_str(raw: &str) -> Result<Self, ConfigError> {
+        if raw.trim().eq_ignore_ascii_case("none") {
+            return Ok(Proxy::Direct);
+        }
+        validate::parse_http_url("proxy", raw).map(Proxy::Http)
+    }
+}
+
+impl<'de> Deserialize<'de> for Proxy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: ConfigError| serde::de::Error::custom(e.message()))
+    }
+}
 
 /// Query parameters redacted by default.
 pub const DEFAULT_REDACTED_PARAMS: &[&str] = &[
@@ -199,7 +237,7 @@ impl Default for TrackerConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            url: String::new(),
+            url: None,
             site_id: 0,
             token_auth: None,
             ignore_paths: Vec::new(),
@@ -352,15 +390,18 @@ impl TrackerConfig {
     ///
     /// ```
     /// use matomo_core::TrackerConfig;
-    /// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1);
+    /// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1).unwrap();
     /// assert!(config.validate().is_ok());
-    /// assert!(TrackerConfig::new("https://matomo.example.org/matomo.php", 0).validate().is_err());
+    /// let no_site = TrackerConfig::new("https://matomo.example.org/matomo.php", 0).unwrap();
+    /// assert!(no_site.validate().is_err());
+    /// // The URL is parsed here, once.
+    /// assert_eq!(TrackerConfig::new("matomo.example.org", 1).unwrap_err().key(), Some("url"));
     /// ```
-    pub fn new(url: impl Into<String>, site_id: u32) -> Self {
-        Self {
-            url: url.into(),
+    pub fn new(url: impl AsRef<str>, site_id: u32) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: Some(validate::parse_http_url("url", url.as_ref())?),
             site_id,
             ..Self::default()
-        }
+        })
     }
 }

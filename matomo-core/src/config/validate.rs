@@ -1,17 +1,18 @@
 //! Checking a [`TrackerConfig`] as a whole: every error names the key and the fix.
 
-use super::{ConfigError, TrackerConfig, PROXY_NONE};
+use super::{ConfigError, Proxy, TrackerConfig};
+use url::Url;
 
 impl TrackerConfig {
     /// Checks the whole config; the error names the key and the fix.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.url.trim().is_empty() {
+        let Some(url) = &self.url else {
             return Err(ConfigError::Missing {
                 key: "url",
                 fix: "set url to your Matomo tracker endpoint, e.g. https://matomo.example.org/matomo.php",
             });
-        }
-        check_http_url("url", &self.url)?;
+        };
+        check_http_url("url", url)?;
         if self.site_id == 0 {
             return Err(ConfigError::Missing {
                 key: "site_id",
@@ -21,7 +22,7 @@ impl TrackerConfig {
         if let Some(base) = &self.site_base_url {
             check_http_url("site_base_url", base)?;
         }
-        if let Some(proxy) = self.proxy.as_deref().filter(|p| p.trim() != PROXY_NONE) {
+        if let Some(Proxy::Http(proxy)) = &self.proxy {
             check_http_url("proxy", proxy)?;
         }
         if self.anonymize_ip_bytes > 3 {
@@ -104,11 +105,6 @@ impl TrackerConfig {
         }
         Ok(())
     }
-
-    /// The endpoint as a parsed URL (call after [`TrackerConfig::validate`]).
-    pub fn endpoint(&self) -> Result<url::Url, ConfigError> {
-        check_http_url("url", &self.url)
-    }
 }
 
 fn invalid(key: &str, message: String) -> ConfigError {
@@ -118,13 +114,21 @@ fn invalid(key: &str, message: String) -> ConfigError {
     }
 }
 
-fn check_http_url(key: &str, raw: &str) -> Result<url::Url, ConfigError> {
-    let parsed = url::Url::parse(raw.trim()).map_err(|e| {
+/// `raw` parsed as a URL for `key`, checked as [`check_http_url`] checks it.
+pub(super) fn parse_http_url(key: &str, raw: &str) -> Result<Url, ConfigError> {
+    let parsed = Url::parse(raw.trim()).map_err(|e| {
         invalid(
             key,
             format!("`{raw}` is not a URL ({e}): write it in full, e.g. https://matomo.example.org/matomo.php"),
         )
     })?;
+    check_http_url(key, &parsed)?;
+    Ok(parsed)
+}
+
+/// Whether `parsed` is an `http://` or `https://` URL with a host and without credentials.
+fn check_http_url(key: &str, parsed: &Url) -> Result<(), ConfigError> {
+    let raw = parsed.as_str();
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(invalid(
             key,
@@ -141,5 +145,5 @@ fn check_http_url(key: &str, raw: &str) -> Result<url::Url, ConfigError> {
         };
         return Err(invalid(key, why.into()));
     }
-    Ok(parsed)
+    Ok(())
 }

@@ -79,7 +79,7 @@ pub struct Report {
 /// use matomo_core::{HttpExchange, Tracker, TrackerConfig};
 /// use std::time::Duration;
 /// let transport = RecordingTransport::new();
-/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1);
+/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1).unwrap();
 /// let tracker = Tracker::with_transport(&config, transport.clone()).unwrap();
 /// tracker.track_exchange(HttpExchange::builder("GET", "/").header("user-agent", "Firefox").build());
 /// let report = tracker.shutdown(Duration::from_secs(5)).await;
@@ -201,7 +201,7 @@ impl Tracker {
     /// # }
     /// ```
     pub fn disabled() -> Result<Self, TrackerError> {
-        let mut config = TrackerConfig::new("http://disabled.invalid/matomo.php", 1);
+        let mut config = TrackerConfig::new("http://disabled.invalid/matomo.php", 1)?;
         config.enabled = false;
         Self::with_transport(&config, Discard)
     }
@@ -369,7 +369,10 @@ fn open_store(_config: &TrackerConfig, _counters: &Counters) -> Result<store::St
 impl std::fmt::Debug for Tracker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tracker")
-            .field("url", &self.inner.config.url)
+            .field(
+                "url",
+                &self.inner.config.url.as_ref().map(|url| url.as_str()),
+            )
             .field("site_id", &self.inner.config.site_id)
             .field("stats", &self.stats())
             .finish()

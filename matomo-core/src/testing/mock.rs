@@ -134,13 +134,14 @@ impl MockMatomo {
     /// use matomo_core::testing::MockMatomo;
     /// let matomo = MockMatomo::start().await;
     /// let config = matomo.config();
-    /// assert_eq!(config.url, matomo.url());
-    /// assert_eq!(config.proxy.as_deref(), Some("none"));
+    /// assert_eq!(config.url.unwrap().as_str(), matomo.url());
+    /// assert_eq!(config.proxy, Some(matomo_core::Proxy::Direct));
     /// # }
     /// ```
     pub fn config(&self) -> TrackerConfig {
-        let mut config = TrackerConfig::new(self.url(), 1);
-        config.proxy = Some(crate::config::PROXY_NONE.to_owned());
+        let mut config =
+            TrackerConfig::new(self.url(), 1).expect("the stand-in's URL is an http:// URL");
+        config.proxy = Some(crate::config::Proxy::Direct);
         config
     }
 

@@ -25,7 +25,7 @@ const MAX_HEAD: usize = 64 * 1024;
 /// let matomo = MockMatomo::start().await;
 /// let proxy = RecordingProxy::start().await;
 /// let mut config = matomo.config();
-/// config.proxy = Some(proxy.url());
+/// config.proxy = Some(proxy.url().parse().unwrap());
 /// let transport = HyperTransport::new(&config).unwrap();
 /// assert_eq!(transport.proxy(), Some(proxy.url().as_str()));
 /// let hit = TrackingRequest::builder(1).url("https://example.org/").build().unwrap();

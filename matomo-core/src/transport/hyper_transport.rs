@@ -3,7 +3,7 @@
 use super::answer::{read_bulk, read_single, Answer};
 use super::connect::{with_port, Connector, DnsError, ProxyError, Resolver};
 use super::{bulk_body, single_form_body, Accepted, TimeoutPhase, Transport, TransportError};
-use crate::config::{ConfigError, TrackerConfig, PROXY_NONE};
+use crate::config::{ConfigError, Proxy, TrackerConfig};
 use crate::request::TrackingRequest;
 use crate::secret::TokenAuth;
 use async_trait::async_trait;
@@ -33,7 +33,7 @@ const MAX_ANSWER: usize = 256 * 1024;
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use matomo_core::{HyperTransport, TrackerConfig, TrackingRequest, Transport};
-/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1);
+/// let config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1).unwrap();
 /// let transport = HyperTransport::new(&config)?;
 /// let hit = TrackingRequest::builder(1).url("https://example.org/").build()?;
 /// let accepted = transport.send(&[hit]).await?;
@@ -74,7 +74,10 @@ impl HyperTransport {
     /// `tls_ca_file` and `proxy`; without `proxy`, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` decide).
     pub fn new(config: &TrackerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let endpoint_url = config.endpoint()?;
+        let endpoint_url = config.url.as_ref().ok_or(ConfigError::Missing {
+            key: "url",
+            fix: "set url to your Matomo tracker endpoint, e.g. https://matomo.example.org/matomo.php",
+        })?;
         let uri: Uri = endpoint_url
             .as_str()
             .parse()
@@ -95,7 +98,7 @@ impl HyperTransport {
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout));
         http.set_nodelay(true);
-        let matcher = proxy_matcher(config.proxy.as_deref());
+        let matcher = proxy_matcher(config.proxy.as_ref());
         let mut proxy_auth = None;
         let intercept = matcher.intercept(&uri);
         // Where the proxy is, without the credentials its URL may carry.
@@ -169,8 +172,8 @@ impl HyperTransport {
     ///
     /// ```
     /// use matomo_core::{HyperTransport, TrackerConfig};
-    /// let mut config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1);
-    /// config.proxy = Some("http://proxy.internal:3128".into());
+    /// let mut config = TrackerConfig::new("https://matomo.example.org/matomo.php", 1).unwrap();
+    /// config.proxy = Some("http://proxy.internal:3128".parse().unwrap());
     /// let transport = HyperTransport::new(&config).unwrap();
     /// assert_eq!(transport.proxy(), Some("http://proxy.internal:3128"));
     /// ```
@@ -401,18 +404,18 @@ impl HyperTransport {
 /// Which proxy applies to which host: the `proxy` setting (`"none"`: no proxy at all), else
 /// `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`; `NO_PROXY` exempts hosts from either, and its `*` every
 /// host, IP addresses included.
-fn proxy_matcher(setting: Option<&str>) -> Matcher {
+fn proxy_matcher(setting: Option<&Proxy>) -> Matcher {
     let no_proxy = ["NO_PROXY", "no_proxy"]
         .iter()
         .find_map(|name| std::env::var(name).ok())
         .unwrap_or_default();
-    let setting = setting.map(str::trim);
-    if setting == Some(PROXY_NONE) || no_proxy.split(',').any(|entry| entry.trim() == "*") {
+    if no_proxy.split(',').any(|entry| entry.trim() == "*") {
         return Matcher::builder().build();
     }
     match setting {
-        Some(proxy) => Matcher::builder()
-            .all(proxy.to_owned())
+        Some(Proxy::Direct) => Matcher::builder().build(),
+        Some(Proxy::Http(proxy)) => Matcher::builder()
+            .all(proxy.as_str().to_owned())
             .no(no_proxy)
             .build(),
         None => Matcher::from_env(),
@@ -529,9 +532,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_lookup_is_classified_as_dns() {
-        let transport =
-            HyperTransport::new(&TrackerConfig::new("https://matomo.example/matomo.php", 1))
-                .unwrap();
+        let transport = HyperTransport::new(
+            &TrackerConfig::new("https://matomo.example/matomo.php", 1).unwrap(),
+        )
+        .unwrap();
         let error = Outer(DnsError {
             host: "matomo.example".into(),
             message: "failed to lookup address information".into(),
