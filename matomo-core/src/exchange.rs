@@ -119,7 +119,12 @@ impl Field {
 /// assert_eq!(exchange.path(), "/docs/intro");
 /// ```
 #[derive(Clone)]
-pub struct HttpExchange {
+pub struct HttpExchange(Box<Parts>);
+
+/// What an exchange holds, behind one pointer: an exchange is moved from the builder to the
+/// queue, and a few hundred bytes would be copied at each step.
+#[derive(Clone)]
+struct Parts {
     /// Every text field (and the method), one after the other.
     text: String,
     /// Where each field lies in `text`, by [`Field::ALL`] order; `None` when it is not set.
@@ -139,9 +144,7 @@ pub struct HttpExchange {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ExchangeBuilder {
-    // Boxed: each setter moves the builder, and an exchange is a few hundred bytes (one
-    // allocation instead of a copy of them per header; the request-path bench counts both).
-    exchange: Box<HttpExchange>,
+    exchange: HttpExchange,
 }
 
 impl HttpExchange {
@@ -152,7 +155,7 @@ impl HttpExchange {
             Some((path, query)) => (path, Some(query)),
             None => (path_and_query, None),
         };
-        let mut exchange = HttpExchange {
+        let mut exchange = HttpExchange(Box::new(Parts {
             text: String::with_capacity(method.len() + path_and_query.len() + 256),
             spans: [None; Field::ALL.len()],
             method: (0, 0),
@@ -164,42 +167,41 @@ impl HttpExchange {
             duration: Duration::ZERO,
             served_at: SystemTime::now(),
             body_prefix: None,
-        };
-        exchange.method = exchange.push(method).unwrap_or((0, 0));
+        }));
+        exchange.0.method = exchange.push(method).unwrap_or((0, 0));
         exchange.set(Field::Path, if path.is_empty() { "/" } else { path });
         if let Some(query) = query {
             exchange.set(Field::Query, query);
         }
-        ExchangeBuilder {
-            exchange: Box::new(exchange),
-        }
+        ExchangeBuilder { exchange }
     }
 
     /// Appends `value` to the buffer and tells where it lies; `None` for a value that would take
     /// the buffer past 4 GiB (dropped rather than wrapped).
     fn push(&mut self, value: &str) -> Option<(u32, u32)> {
-        let start = u32::try_from(self.text.len()).ok()?;
+        let start = u32::try_from(self.0.text.len()).ok()?;
         let len = u32::try_from(value.len()).ok()?;
         start.checked_add(len)?;
-        self.text.push_str(value);
+        self.0.text.push_str(value);
         Some((start, len))
     }
 
     fn set(&mut self, field: Field, value: &str) {
         if let Some(span) = self.push(value) {
-            self.spans[field as usize] = Some(span);
+            self.0.spans[field as usize] = Some(span);
         }
     }
 
     fn slice(&self, (start, len): (u32, u32)) -> &str {
-        self.text
+        self.0
+            .text
             .get(start as usize..(start + len) as usize)
             .unwrap_or_default()
     }
 
     /// A text field, if it was captured.
     pub fn get(&self, field: Field) -> Option<&str> {
-        self.spans[field as usize].map(|span| self.slice(span))
+        self.0.spans[field as usize].map(|span| self.slice(span))
     }
 
     /// The request path (always starts with `/` unless the client sent something odd).
@@ -214,48 +216,48 @@ impl HttpExchange {
 
     /// The request method, as given to [`HttpExchange::builder`].
     pub fn method(&self) -> &str {
-        self.slice(self.method)
+        self.slice(self.0.method)
     }
 
     /// The scheme the request came in on.
     pub fn scheme(&self) -> Scheme {
-        self.scheme
+        self.0.scheme
     }
 
     /// The response status code.
     pub fn status(&self) -> u16 {
-        self.status
+        self.0.status
     }
 
     /// Whether the request had `DNT: 1`.
     pub fn do_not_track(&self) -> bool {
-        self.do_not_track
+        self.0.do_not_track
     }
 
     /// Whether the request had `Sec-GPC: 1`.
     pub fn global_privacy_control(&self) -> bool {
-        self.global_privacy_control
+        self.0.global_privacy_control
     }
 
     /// The address of the peer that connected (a proxy's, behind one).
     pub fn peer(&self) -> Option<IpAddr> {
-        self.peer
+        self.0.peer
     }
 
     /// How long the application took to answer.
     pub fn duration(&self) -> Duration {
-        self.duration
+        self.0.duration
     }
 
     /// When the request was served.
     pub fn served_at(&self) -> SystemTime {
-        self.served_at
+        self.0.served_at
     }
 
     /// The first bytes of the response body, when the adapter captured them (for the title and
     /// `ignore_html`).
     pub fn body_prefix(&self) -> Option<&[u8]> {
-        self.body_prefix.as_deref()
+        self.0.body_prefix.as_deref()
     }
 }
 
@@ -265,11 +267,7 @@ impl ExchangeBuilder {
     /// `Cookie`, `X-Forwarded-For` and `Forwarded`, whose values are joined as HTTP says.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         let exchange = &mut self.exchange;
-        if name.eq_ignore_ascii_case("dnt") {
-            exchange.do_not_track |= value.trim() == "1";
-        } else if name.eq_ignore_ascii_case("sec-gpc") {
-            exchange.global_privacy_control |= value.trim() == "1";
-        } else if let Some(field) = Field::of_header(name) {
+        if let Some(field) = Field::of_header(name) {
             match (exchange.get(field), field) {
                 (None, _) => exchange.set(field, value),
                 (Some(previous), Field::Cookie) => {
@@ -282,6 +280,10 @@ impl ExchangeBuilder {
                 }
                 (Some(_), _) => {}
             }
+        } else if name.eq_ignore_ascii_case("dnt") {
+            exchange.0.do_not_track |= value.trim() == "1";
+        } else if name.eq_ignore_ascii_case("sec-gpc") {
+            exchange.0.global_privacy_control |= value.trim() == "1";
         }
         self
     }
@@ -294,7 +296,7 @@ impl ExchangeBuilder {
 
     /// The response status.
     pub fn status(mut self, status: u16) -> Self {
-        self.exchange.status = status;
+        self.exchange.0.status = status;
         self
     }
 
@@ -305,37 +307,37 @@ impl ExchangeBuilder {
 
     /// The scheme.
     pub fn scheme(mut self, scheme: Scheme) -> Self {
-        self.exchange.scheme = scheme;
+        self.exchange.0.scheme = scheme;
         self
     }
 
     /// The peer's address.
     pub fn peer(mut self, peer: IpAddr) -> Self {
-        self.exchange.peer = Some(peer);
+        self.exchange.0.peer = Some(peer);
         self
     }
 
     /// How long the application took.
     pub fn duration(mut self, duration: Duration) -> Self {
-        self.exchange.duration = duration;
+        self.exchange.0.duration = duration;
         self
     }
 
     /// When the request was served (defaults to when the builder was made).
     pub fn served_at(mut self, at: SystemTime) -> Self {
-        self.exchange.served_at = at;
+        self.exchange.0.served_at = at;
         self
     }
 
     /// The first bytes of the response body (keep it small: 8 KiB is plenty for a `<title>`).
     pub fn body_prefix(mut self, prefix: Bytes) -> Self {
-        self.exchange.body_prefix = Some(prefix);
+        self.exchange.0.body_prefix = Some(prefix);
         self
     }
 
     /// The finished exchange.
     pub fn build(self) -> HttpExchange {
-        *self.exchange
+        self.exchange
     }
 }
 
@@ -352,11 +354,11 @@ impl fmt::Debug for HttpExchange {
                     .query()
                     .map(|q| redact_query(q, DEFAULT_REDACTED_PARAMS)),
             )
-            .field("status", &self.status)
+            .field("status", &self.0.status)
             .field("host", &self.get(Field::Host))
-            .field("peer", &self.peer)
+            .field("peer", &self.0.peer)
             .field("user_agent", &self.get(Field::UserAgent))
-            .field("duration", &self.duration)
+            .field("duration", &self.0.duration)
             .finish_non_exhaustive()
     }
 }
