@@ -4,13 +4,11 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `time` in whole seconds since the Unix epoch; 0 before it.
-#[inline]
 pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// `time` in whole milliseconds since the Unix epoch; 0 before it.
-#[inline]
 pub(crate) fn unix_ms(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

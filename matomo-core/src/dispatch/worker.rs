@@ -18,9 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-// A served request becomes an exchange job on the request path: kept inline, so queueing it
-// allocates nothing; hits built by the application are rare and boxed.
-#[allow(clippy::large_enum_variant)]
+/// What the request path queues: a served request (with what the application added to its page
+/// view), or a hit the application built.
 pub(crate) enum Job {
     Exchange(HttpExchange, Option<Box<Extras>>),
     Request(Box<TrackingRequest>),
