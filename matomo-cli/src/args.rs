@@ -191,7 +191,7 @@ pub struct ListenArgs {
     /// Print one JSON object per hit
     #[arg(long)]
     pub json: bool,
-    /// Exit after this many hits
+    /// Exit after this many hits (1 or more)
     #[arg(long, value_name = "N")]
     pub max_hits: Option<usize>,
 }

@@ -5,6 +5,7 @@ use crate::exit::Outcome;
 use crate::setup;
 use matomo_core::{
     looks_like_tracker, Event, HyperTransport, TrackerConfig, TrackingRequest, Transport,
+    TransportError,
 };
 use std::net::{IpAddr, SocketAddr};
 
@@ -209,14 +210,12 @@ pub async fn run(args: CheckArgs) -> Outcome {
         } else {
             Outcome::NotMatomo
         };
-        return walk.fail(
-            "tracker",
-            format!(
-                "HTTP {} with {what}: not Matomo's tracker (the path must end in matomo.php)",
-                answer.status
-            ),
-            outcome,
-        );
+        let error = TransportError::NotMatomo {
+            endpoint: transport.endpoint().to_owned(),
+            status: answer.status,
+            what,
+        };
+        return walk.fail("tracker", error.to_string(), outcome);
     }
 
     if args.no_hit {

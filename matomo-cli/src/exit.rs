@@ -83,7 +83,7 @@ impl Outcome {
             Outcome::Connect => "check host and port in --url, and that Matomo's web server runs and a firewall lets you through",
             Outcome::Timeout => "Matomo (or something in between) does not answer in time: check the network path, or raise --timeout",
             Outcome::Tls => "if Matomo uses an internal CA, pass its certificate with --ca-file; otherwise fix the server's certificate",
-            Outcome::NotMatomo => "--url must point at the tracker endpoint, e.g. https://matomo.example.org/matomo.php",
+            Outcome::NotMatomo => "see the message above: a wrong path in --url, or something other than Matomo serving it",
             Outcome::SiteRejected => "check --site-id against Matomo > Administration > Websites > Manage",
             Outcome::TokenRejected => "check MATOMO_TOKEN_AUTH: the token must belong to a user with write access to the site",
             Outcome::Http => "Matomo or a proxy in front of it failed; look at its error log",

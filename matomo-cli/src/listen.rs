@@ -12,6 +12,10 @@ const ANSWER_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Runs `listen` until Ctrl-C (or `--max-hits`).
 pub async fn run(args: ListenArgs) -> Outcome {
+    if args.max_hits == Some(0) {
+        eprintln!("error: --max-hits must be 1 or more; leave it out to listen until Ctrl-C");
+        return Outcome::Usage;
+    }
     let token = match setup::token(args.token_file.as_deref()) {
         Ok(token) => token,
         Err(usage) => {

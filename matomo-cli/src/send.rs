@@ -18,7 +18,7 @@ pub async fn run(args: SendArgs) -> Outcome {
         Err(usage) => return usage_error(&usage, json),
     };
     let hits = if args.bulk {
-        match read_bulk(std::io::stdin().lock()) {
+        match read_bulk(std::io::stdin().lock(), config.site_id) {
             Ok(hits) => hits,
             Err(usage) => return usage_error(&usage, json),
         }
@@ -142,13 +142,14 @@ pub fn build(args: &SendArgs, config: &TrackerConfig) -> Result<TrackingRequest,
     })
 }
 
-/// Reads hits from lines; every bad line is named, and then nothing is sent.
-pub fn read_bulk(input: impl BufRead) -> Result<Vec<TrackingRequest>, Usage> {
+/// Reads hits from lines (for site `site_id` when a line names none); every bad line is named, and
+/// then nothing is sent.
+pub fn read_bulk(input: impl BufRead, site_id: u32) -> Result<Vec<TrackingRequest>, Usage> {
     let mut hits = Vec::new();
     let mut errors = Vec::new();
     for (index, line) in input.lines().enumerate() {
         let line = line.map_err(|e| Usage(format!("standard input could not be read ({e})")))?;
-        match bulk::parse_line(&line) {
+        match bulk::parse_line(&line, site_id) {
             Ok(Some(hit)) => hits.push(hit),
             Ok(None) => {}
             Err(error) => errors.push(format!("line {}: {error}", index + 1)),

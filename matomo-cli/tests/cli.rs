@@ -112,7 +112,28 @@ async fn check_reports_a_login_page_as_not_matomo() {
         &format!("{}/index.php", matomo.base_url()),
     ]);
     run(command).await.code(7).stdout(
-        predicate::str::contains("Sign in - Matomo").and(predicate::str::contains("matomo.php")),
+        predicate::str::contains("Sign in - Matomo")
+            .and(predicate::str::contains("must point at the tracker"))
+            .and(predicate::str::contains("matomo.php")),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_on_a_tracker_path_that_is_not_matomo_blames_the_server_not_the_path() {
+    // The tracker is elsewhere; what answers at /matomo.php is another page.
+    let matomo = MockMatomo::builder()
+        .path("/analytics/matomo.php")
+        .start()
+        .await;
+    let mut command = cli();
+    command.args([
+        "check",
+        "--url",
+        &format!("{}/matomo.php", matomo.base_url()),
+    ]);
+    run(command).await.code(7).stdout(
+        predicate::str::contains("the server there is not Matomo")
+            .and(predicate::str::contains("must point at").not()),
     );
 }
 
@@ -372,13 +393,35 @@ async fn send_bulk_sends_every_line_in_one_request() {
     );
 }
 
+#[test]
+fn listen_refuses_max_hits_0_instead_of_never_exiting() {
+    cli()
+        .args(["listen", "--port", "0", "--max-hits", "0"])
+        .timeout(std::time::Duration::from_secs(10))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--max-hits must be 1 or more"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_bulk_sends_lines_without_idsite_to_the_site_id_given() {
+    let matomo = MockMatomo::builder().site(1).site(4).start().await;
+    let mut command = cli();
+    command
+        .args(["send", "--url", &matomo.url(), "--site-id", "4", "--bulk"])
+        .write_stdin("rec=1&url=https%3A%2F%2Fa.example%2F\nidsite=1&rec=1\n{\"rec\": 1}\n");
+    run(command).await.code(0);
+    let sites: Vec<u32> = matomo.tracked().iter().map(|hit| hit.site_id()).collect();
+    assert_eq!(sites, [4, 1, 4]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_bulk_with_bad_lines_names_them_and_sends_nothing() {
     let matomo = MockMatomo::start().await;
     let mut command = cli();
     command
         .args(["send", "--url", &matomo.url(), "--bulk"])
-        .write_stdin("idsite=1&rec=1\nrec=1&url=x\n{broken\n");
+        .write_stdin("idsite=1&rec=1\nidsite=first&rec=1\n{broken\n");
     run(command).await.code(2).stderr(
         predicate::str::contains("line 2")
             .and(predicate::str::contains("line 3"))

@@ -87,7 +87,10 @@ pub enum TransportError {
         endpoint: String,
     },
     /// What answered is not Matomo's tracker (a login page, a 404, another application).
-    #[error("not a Matomo tracker at {endpoint} (HTTP {status}, {what}); `url` must point at matomo.php, e.g. https://matomo.example.org/matomo.php")]
+    #[error(
+        "not a Matomo tracker at {endpoint} (HTTP {status}, {what}); {}",
+        not_a_tracker_advice(endpoint)
+    )]
     NotMatomo {
         /// The endpoint.
         endpoint: String,
@@ -116,6 +119,17 @@ pub enum TransportError {
         /// What was wrong.
         message: String,
     },
+}
+
+/// What to do when `endpoint` does not answer as Matomo's tracker: point `url` at the tracker,
+/// or, when it does already, look at what serves that path.
+fn not_a_tracker_advice(endpoint: &str) -> &'static str {
+    let path = endpoint.split(" via the proxy ").next().unwrap_or(endpoint);
+    if path.ends_with("/matomo.php") || path.ends_with("/piwik.php") {
+        "the path is the tracker's, so the server there is not Matomo: check the host and port, and any web server or proxy rule in front of Matomo"
+    } else {
+        "`url` must point at the tracker, e.g. https://matomo.example.org/matomo.php"
+    }
 }
 
 fn describe(reason: &RejectReason, indices: Option<&[usize]>) -> String {
@@ -173,5 +187,23 @@ impl TransportError {
                 ..
             }
         )
+    }
+}
+
+#[cfg(test)]
+mod advice_tests {
+    use super::not_a_tracker_advice;
+
+    #[test]
+    fn the_advice_for_a_wrong_answer_depends_on_whether_the_path_is_the_trackers() {
+        for endpoint in [
+            "https://m.example:443/matomo.php",
+            "http://m.example:80/analytics/piwik.php via the proxy http://p:3128",
+        ] {
+            assert!(not_a_tracker_advice(endpoint).contains("the server there is not Matomo"));
+        }
+        for endpoint in ["https://m.example:443/index.php", "https://m.example:443/"] {
+            assert!(not_a_tracker_advice(endpoint).contains("must point at the tracker"));
+        }
     }
 }
