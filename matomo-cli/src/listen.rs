@@ -132,19 +132,27 @@ fn print_hit(matomo: &MockMatomo, hit: &ReceivedHit, n: usize, json: bool) {
         return;
     }
     match &hit.request {
-        Ok(request) => println!(
-            "#{n} {} [{}] site {} {}: url={} action_name={}{}",
-            via(hit.via),
-            outcome(&hit.outcome),
-            request.site_id(),
-            kind(request.action()),
-            request.url().unwrap_or("-"),
-            request.action_name().unwrap_or("-"),
-            request
-                .forced_visitor_id()
-                .map(|v| format!(" cid={v}"))
-                .unwrap_or_default(),
-        ),
+        Ok(request) => {
+            let mut line = format!(
+                "#{n} {} [{}] site {} {}: url={} action_name={}",
+                via(hit.via),
+                outcome(&hit.outcome),
+                request.site_id(),
+                kind(request.action()),
+                request.url().unwrap_or("-"),
+                request.action_name().unwrap_or("-"),
+            );
+            if let Some(user_id) = request.user_id() {
+                line.push_str(&format!(" uid={user_id}"));
+            }
+            if let Some(visitor) = request.forced_visitor_id() {
+                line.push_str(&format!(" cid={visitor}"));
+            }
+            for (id, value) in request.dimensions() {
+                line.push_str(&format!(" dimension{id}={value}"));
+            }
+            println!("{line}");
+        }
         Err(error) => println!(
             "#{n} {} [{}] undecodable: {error}",
             via(hit.via),

@@ -571,11 +571,13 @@ async fn listen_prints_each_hit_and_warns_about_bad_ones() {
     let good = TrackingRequest::builder(1)
         .url("https://a.example/ok")
         .action_name("OK page")
+        .user_id("ann")
+        .dimension(3, "gold")
         .build()
         .unwrap();
-    let transport =
-        matomo_core::HyperTransport::new(&matomo_core::TrackerConfig::new(&url, 1).unwrap())
-            .unwrap();
+    let mut config = matomo_core::TrackerConfig::new(&url, 1).unwrap();
+    config.proxy = Some(matomo_core::Proxy::Direct);
+    let transport = matomo_core::HyperTransport::new(&config).unwrap();
     transport
         .exchange(Some(&good.to_query()), None)
         .await
@@ -596,7 +598,7 @@ async fn listen_prints_each_hit_and_warns_about_bad_ones() {
     let text = rest.join("\n");
     assert!(
         text.contains(
-            "#1 GET [tracked] site 1 page view: url=https://a.example/ok action_name=OK page"
+            "#1 GET [tracked] site 1 page view: url=https://a.example/ok action_name=OK page uid=ann dimension3=gold"
         ),
         "{text}"
     );

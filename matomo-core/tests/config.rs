@@ -49,9 +49,13 @@ fn missing_site_id_names_the_key_and_the_fix() {
         err.to_string().contains("Administration > Websites"),
         "{err}"
     );
+    assert!(matches!(err, ConfigError::Missing { .. }), "{err}");
+    // Given, but 0: not "missing".
     let zero = TrackerConfig::from_toml_str("url = \"https://m.example/matomo.php\"\nsite_id = 0")
         .unwrap_err();
     assert_eq!(zero.key(), Some("site_id"));
+    assert!(matches!(zero, ConfigError::Invalid { .. }), "{zero}");
+    assert!(zero.to_string().contains("0 is not a site id"), "{zero}");
 }
 
 #[test]

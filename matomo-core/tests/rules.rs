@@ -32,6 +32,30 @@ fn ignore_paths_are_prefixes_as_in_the_seed() {
 }
 
 #[test]
+fn ignore_paths_written_as_text_match_percent_encoded_paths() {
+    let mut config = config();
+    config.ignore_paths = vec![
+        PathPattern::new("/مدونة").unwrap(),
+        PathPattern::new("/café/*").unwrap(),
+        PathPattern::new("/a%20b").unwrap(),
+    ];
+    let skip = Decision::Skip(SkipReason::IgnoredPath);
+    // As a browser sends them.
+    for path in [
+        "/%D9%85%D8%AF%D9%88%D9%86%D8%A9/post",
+        "/caf%C3%A9/menu",
+        "/a%20b",
+        "/a%20b/c",
+    ] {
+        assert_eq!(decide(&config, &request(path).build()), skip, "{path}");
+    }
+    assert_eq!(
+        decide(&config, &request("/caf%C3%A9").build()),
+        Decision::Track
+    );
+}
+
+#[test]
 fn ignore_paths_with_wildcards_are_globs_over_the_whole_path() {
     let mut config = config();
     config.ignore_paths = vec![

@@ -104,6 +104,9 @@ impl TrackerConfig {
             let suggestion = nearest_key(&key);
             return Err(ConfigError::UnknownKey { key, suggestion });
         }
+        if value.get("site_id").is_none() {
+            return Err(super::validate::missing_site_id());
+        }
         config.validate()?;
         Ok(config)
     }

@@ -287,43 +287,87 @@ pub enum BotPolicy {
 }
 
 /// An `ignore_paths` entry: a prefix, or a glob over the whole path.
+///
+/// Paths arrive percent-encoded, as browsers send them; an entry written as text (`/مدونة`,
+/// `/café/*`) also matches its percent-encoded form (`/%D9%85...`, `/caf%C3%A9/*`).
+///
+/// ```
+/// use matomo_core::PathPattern;
+/// let health = PathPattern::new("/health").unwrap();
+/// assert!(health.matches("/health/live"));
+/// let cafe = PathPattern::new("/café/*").unwrap();
+/// assert!(cafe.matches("/caf%C3%A9/menu") && cafe.matches("/café/menu"));
+/// assert!(!cafe.matches("/cafe/menu"));
+/// ```
 #[derive(Clone)]
-pub enum PathPattern {
+pub struct PathPattern {
+    written: String,
+    /// The entry as written.
+    matcher: PathMatcher,
+    /// Its percent-encoded form, when that differs.
+    encoded: Option<PathMatcher>,
+}
+
+#[derive(Clone)]
+enum PathMatcher {
     /// The path starts with this.
     Prefix(String),
     /// The whole path matches this glob.
     Glob(GlobMatcher),
 }
 
+/// What a browser percent-encodes in a path (the WHATWG URL standard's path percent-encode set),
+/// but for `?`, `{` and `}`, which a glob entry uses as syntax; a prefix entry never holds them.
+const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`');
+
 impl PathPattern {
     /// A prefix, or a glob when `pattern` holds `*`, `?`, `[` or `{`.
     pub fn new(pattern: &str) -> Result<Self, ConfigError> {
-        if pattern.contains(['*', '?', '[', '{']) {
-            let glob = Glob::new(pattern).map_err(|e| ConfigError::Invalid {
+        let glob = pattern.contains(['*', '?', '[', '{']);
+        let matcher = |text: &str| -> Result<PathMatcher, ConfigError> {
+            if !glob {
+                return Ok(PathMatcher::Prefix(text.to_owned()));
+            }
+            let compiled = Glob::new(text).map_err(|e| ConfigError::Invalid {
                 key: "ignore_paths".into(),
                 message: format!("`{pattern}` is not a valid glob ({})", e.kind()),
             })?;
-            Ok(Self::Glob(glob.compile_matcher()))
-        } else {
-            Ok(Self::Prefix(pattern.to_owned()))
-        }
+            Ok(PathMatcher::Glob(compiled.compile_matcher()))
+        };
+        let encoded = percent_encoding::utf8_percent_encode(pattern, PATH).to_string();
+        Ok(Self {
+            written: pattern.to_owned(),
+            matcher: matcher(pattern)?,
+            encoded: (encoded != pattern)
+                .then(|| matcher(&encoded))
+                .transpose()?,
+        })
     }
 
     /// Whether `path` matches.
     pub fn matches(&self, path: &str) -> bool {
+        self.matcher.matches(path) || self.encoded.as_ref().is_some_and(|m| m.matches(path))
+    }
+}
+
+impl PathMatcher {
+    fn matches(&self, path: &str) -> bool {
         match self {
-            PathPattern::Prefix(prefix) => path.starts_with(prefix.as_str()),
-            PathPattern::Glob(glob) => glob.is_match(path),
+            PathMatcher::Prefix(prefix) => path.starts_with(prefix.as_str()),
+            PathMatcher::Glob(glob) => glob.is_match(path),
         }
     }
 }
 
 impl fmt::Debug for PathPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PathPattern::Prefix(p) => write!(f, "Prefix({p:?})"),
-            PathPattern::Glob(g) => write!(f, "Glob({:?})", g.glob().glob()),
-        }
+        f.debug_tuple("PathPattern").field(&self.written).finish()
     }
 }
 

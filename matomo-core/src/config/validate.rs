@@ -14,10 +14,12 @@ impl TrackerConfig {
         };
         check_http_url("url", url)?;
         if self.site_id == 0 {
-            return Err(ConfigError::Missing {
-                key: "site_id",
-                fix: "set site_id to the id Matomo shows under Administration > Websites > Manage (1 or more)",
-            });
+            return Err(invalid(
+                "site_id",
+                "0 is not a site id: Matomo's start at 1; use the id Matomo shows under \
+                 Administration > Websites > Manage"
+                    .into(),
+            ));
         }
         if let Some(base) = &self.site_base_url {
             check_http_url("site_base_url", base)?;
@@ -104,6 +106,14 @@ impl TrackerConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// `site_id` was not given.
+pub(super) fn missing_site_id() -> ConfigError {
+    ConfigError::Missing {
+        key: "site_id",
+        fix: "set site_id to the id Matomo shows under Administration > Websites > Manage (1 or more)",
     }
 }
 

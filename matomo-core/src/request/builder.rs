@@ -28,7 +28,7 @@ pub enum BuildError {
     InvalidVisitorId(&'static str),
     /// A parameter that Matomo only accepts with a `token_auth` was set without one.
     #[error(
-        "`{0}` needs a token_auth: call `.token(&token)` on the builder or drop the parameter"
+        "`{0}` needs a token_auth (of a user with write access to the site): send the hit with a token, or leave `{0}` out"
     )]
     NeedsToken(&'static str),
     /// An extra parameter used a name this type models; use the typed setter instead.
