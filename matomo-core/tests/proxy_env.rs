@@ -52,6 +52,15 @@ async fn http_proxy_credentials_from_the_environment_go_as_proxy_authorization_a
     );
 }
 
+/// Sends one hit through `transport` and checks Matomo tracked it.
+async fn tracks_one_hit(transport: &HyperTransport) {
+    let hit = TrackingRequest::builder(1)
+        .url("https://shop.example/")
+        .build()
+        .unwrap();
+    assert_eq!(transport.send(&[hit]).await.unwrap().tracked, 1);
+}
+
 /// Clears every proxy variable, then sets `HTTP_PROXY` to `proxy`.
 fn only_http_proxy(proxy: &str) {
     for name in [
@@ -78,11 +87,7 @@ async fn proxy_none_connects_directly_whatever_the_environment_says() {
     config.proxy = Some(matomo_core::Proxy::Direct);
     let transport = HyperTransport::new(&config).unwrap();
     assert_eq!(transport.proxy(), None);
-    let hit = TrackingRequest::builder(1)
-        .url("https://shop.example/")
-        .build()
-        .unwrap();
-    assert_eq!(transport.send(&[hit]).await.unwrap().tracked, 1);
+    tracks_one_hit(&transport).await;
     assert!(proxy.heads().is_empty(), "{:?}", proxy.heads());
 }
 
@@ -101,11 +106,7 @@ async fn no_proxy_exempts_matomo_from_a_configured_proxy_too() {
         std::env::set_var("NO_PROXY", exempt);
         let transport = HyperTransport::new(&config).unwrap();
         assert_eq!(transport.proxy(), None, "NO_PROXY={exempt}");
-        let hit = TrackingRequest::builder(1)
-            .url("https://shop.example/")
-            .build()
-            .unwrap();
-        assert_eq!(transport.send(&[hit]).await.unwrap().tracked, 1);
+        tracks_one_hit(&transport).await;
     }
     assert!(proxy.heads().is_empty(), "{:?}", proxy.heads());
 }

@@ -131,6 +131,7 @@ impl Tracker {
         let worker = Worker::new(
             builder,
             Arc::new(transport),
+            Arc::clone(&config),
             Arc::clone(&counters),
             store,
             jobs_rx,

@@ -55,12 +55,12 @@ impl Worker {
     pub fn new(
         builder: HitBuilder,
         transport: Arc<dyn Transport>,
+        config: Arc<TrackerConfig>,
         counters: Arc<Counters>,
         store: Store,
         jobs: mpsc::Receiver<Job>,
         control: mpsc::UnboundedReceiver<Control>,
     ) -> Self {
-        let config = Arc::new(builder.config().clone());
         // Writing every half interval keeps the promise (a hit tracked one interval before a crash
         // is on disk) even when a write itself takes a while.
         let sync_interval = config
